@@ -1,0 +1,29 @@
+# `make demo` and `make test` work from a fresh clone: they create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/digest --config feeds.yaml run
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) bench/fetch.py
+	$(PY) bench/render.py
+	$(PY) bench/send.py
+
+clean:
+	rm -rf $(VENV) outbox demo.sqlite3* build src/*.egg-info .pytest_cache .mypy_cache

@@ -1,0 +1,173 @@
+"""Plain data passed between the parts of digest. Frozen, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+# Per-recipient tokens. Templates render them in place of the recipient's data; the message is
+# built once per issue and each token is replaced in the final bytes for every recipient.
+# Plain ASCII without '=' so quoted-printable leaves them intact, HTML escaping leaves them
+# intact, and premailer does not touch them.
+TOKEN_NAME = "%%DIGEST_RECIPIENT_NAME%%"
+TOKEN_EMAIL = "%%DIGEST_RECIPIENT_EMAIL%%"
+TOKEN_UNSUBSCRIBE = "%%DIGEST_UNSUBSCRIBE_URL%%"
+TOKENS = (TOKEN_NAME, TOKEN_EMAIL, TOKEN_UNSUBSCRIBE)
+
+CommentsMode = Literal["feed", "fetch"]
+FetchStatus = Literal["ok", "not_modified", "error"]
+SubscriberStatus = Literal["active", "unsubscribed", "bounced"]
+# failed: temporary trouble outlasted the attempts; retried by the next run or send --retry-failed.
+# rejected: the server refused for good (5xx). skipped: not active any more when its turn came.
+DeliveryStatus = Literal["pending", "sent", "failed", "rejected", "skipped"]
+IssueStatus = Literal["sending", "sent"]
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A feed named in the configuration."""
+
+    url: str  # http(s) URL, or an absolute local path
+    name: str
+    comments: CommentsMode = "feed"  # "fetch": count the entries of each post's comments feed
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the last successful fetch of a feed said, for a conditional GET next time."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Post:
+    """One entry of a feed, normalised and sanitised."""
+
+    key: str  # stable identity: guid/id, else normalised link, else hash of title + date
+    feed_url: str
+    title: str  # plain text (no HTML), may be empty
+    link: str | None  # http(s) only
+    author: str
+    published: datetime | None  # timezone-aware UTC
+    summary_html: str  # sanitised HTML, not truncated
+    comment_count: int | None  # None: unknown (never shown as zero)
+    comments_url: str | None = None  # the post's comments page, http(s) only
+    comments_feed: str | None = None  # the post's comments feed (wfw:commentRss / replies link)
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """The result of fetching and parsing one feed."""
+
+    feed: Feed
+    status: FetchStatus
+    posts: tuple[Post, ...] = ()
+    validators: Validators = field(default_factory=Validators)
+    error: str | None = None  # set when status == "error": says what went wrong
+    http_status: int | None = None
+    feed_title: str | None = None
+    feed_link: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredPost:
+    """A post as the store knows it: the post plus when digest first saw it."""
+
+    post: Post
+    first_seen: datetime
+    issue_id: int | None = None
+
+
+@dataclass(frozen=True)
+class IssuePlan:
+    """What compose decided the next issue holds. Pure data, nothing rendered."""
+
+    posts: tuple[Post, ...]  # newest first: the posts shown
+    covered_keys: tuple[str, ...]  # every post this issue accounts for: shown and left out
+    more_count: int  # new posts left out (linked as "view N more on the blog")
+    since: datetime | None  # created_at of the previous issue, None for the first issue
+    subject: str
+    intro_markdown: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    """An issue rendered once: HTML (CSS inlined) and text, still holding the TOKENS."""
+
+    subject: str
+    html: str
+    text: str
+    preheader: str
+    post_count: int  # posts actually in the HTML (may be fewer than planned, for size)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Issue:
+    """An issue as stored: frozen content, sent to every subscriber active when it was made."""
+
+    id: int
+    subject: str
+    html: str
+    text: str
+    created_at: datetime
+    status: IssueStatus
+    post_keys: tuple[str, ...]
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    name: str
+    status: SubscriberStatus = "active"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """The per-recipient values filled into a built message."""
+
+    email: str
+    name: str
+    unsubscribe_url: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One row of the ledger: one issue to one subscriber."""
+
+    id: int
+    issue_id: int
+    subscriber_id: int
+    email: str
+    name: str
+    status: DeliveryStatus
+    attempts: int = 0
+    last_error: str | None = None
+    message_id: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A finished message for one recipient, as a sender receives it."""
+
+    delivery_id: int
+    envelope_from: str
+    recipient: str
+    data: bytes  # the complete RFC 5322 message, CRLF line endings
+    message_id: str
+
+
+SendOutcome = Literal["sent", "temporary", "permanent"]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    delivery_id: int
+    outcome: SendOutcome
+    reply: str = ""  # the server's reply (or the error) for the ledger
