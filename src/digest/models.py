@@ -168,6 +168,10 @@ SendOutcome = Literal["sent", "temporary", "permanent"]
 
 @dataclass(frozen=True)
 class SendResult:
+    """The final outcome of one message in this run, after the sender's own retries."""
+
     delivery_id: int
-    outcome: SendOutcome
+    outcome: SendOutcome  # temporary: still failing after the attempts made in this run
     reply: str = ""  # the server's reply (or the error) for the ledger
+    message_id: str = ""
+    attempts: int = 1  # attempts made in this run

@@ -1,0 +1,1 @@
+"""The bundled templates (shipped in the wheel as digest.templates)."""
