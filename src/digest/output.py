@@ -1,0 +1,106 @@
+"""What the commands print. Plain functions from reports to lines, so they are easy to test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from digest.delivery import DeliveryReport
+from digest.models import FetchOutcome
+from digest.pipeline import Draft, RunReport
+from digest.settings import Settings
+from digest.store import ImportReport, IssueSummary
+
+
+def sender_where(settings: Settings) -> str:
+    sender = settings.sender
+    if sender.kind == "outbox":
+        return f"written to {sender.outbox}/"
+    if sender.smtp is not None:
+        return f"handed to {sender.smtp.host}:{sender.smtp.port}"
+    return f"sent with {sender.kind}"
+
+
+def feed_lines(outcomes: Iterable[FetchOutcome]) -> Iterator[str]:
+    for outcome in outcomes:
+        name = outcome.feed.name
+        if outcome.status == "ok":
+            yield f"  ok        {name}: {len(outcome.posts)} posts in the feed"
+        elif outcome.status == "not_modified":
+            yield f"  unchanged {name}: not modified since the last fetch"
+        else:
+            yield f"  FAILED    {name} ({outcome.feed.url}): {outcome.error}"
+
+
+def import_line(report: ImportReport) -> str:
+    return (f"subscribers: {report.added} added, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {report.kept_out} kept out (unsubscribed or bounced)")
+
+
+def delivery_line(report: DeliveryReport) -> str:
+    line = (f"issue delivered: {report.sent} sent, {report.failed} failed, "
+            f"{report.rejected} rejected, {report.skipped} skipped "
+            f"in {report.elapsed:.1f} s ({report.rate:.0f}/s)")
+    if report.stopped_reason:
+        line += f"; stopped: {report.stopped_reason}"
+    return line
+
+
+def run_lines(settings: Settings, report: RunReport) -> Iterator[str]:
+    yield "Feeds:"
+    yield from feed_lines(report.fetched)
+    yield f"{report.new_posts} new post{'s' if report.new_posts != 1 else ''}"
+    if report.subscribers.report is not None:
+        yield import_line(report.subscribers.report)
+    for warning in report.warnings:
+        yield f"warning: {warning}"
+    if report.issue is not None:
+        yield f"Issue {report.issue.id}: \"{report.issue.subject}\" " \
+              f"({len(report.issue.post_keys)} posts)"
+    elif report.nothing_new:
+        yield f"No new issue: {report.nothing_new}."
+    for delivery in report.deliveries:
+        yield delivery_line(delivery)
+    if report.deliveries:
+        yield f"Messages {sender_where(settings)}"
+    elif report.issue is None:
+        yield "Nothing was sent."
+
+
+def trouble_lines(report: RunReport) -> Iterator[str]:
+    for outcome in report.feed_errors:
+        yield f"digest: feed failed: {outcome.feed.name} ({outcome.feed.url}): {outcome.error}"
+    for error in report.subscribers.errors:
+        yield f"digest: {error}"
+    if report.failed_deliveries:
+        yield (f"digest: {report.failed_deliveries} deliveries failed; `digest issues` shows "
+               "them, the next run retries temporary failures")
+
+
+def draft_lines(draft: Draft) -> Iterator[str]:
+    rendered = draft.rendered
+    size = len(rendered.html.encode())
+    yield f"Subject:   {rendered.subject}"
+    yield f"Preheader: {rendered.preheader}"
+    yield f"Posts:     {rendered.post_count}"
+    yield f"HTML size: {size / 1024:.1f} KB (Gmail clips above 102 KB)"
+    for warning in rendered.warnings:
+        yield f"warning: {warning}"
+    for outcome in draft.fetched:
+        if outcome.status == "error":
+            yield f"warning: feed failed: {outcome.feed.name}: {outcome.error}"
+
+
+def issue_line(summary: IssueSummary) -> str:
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()) if n)
+    when = summary.created_at.strftime("%Y-%m-%d %H:%M UTC")
+    return f"#{summary.id}  {when}  {summary.status:<8} {summary.subject}  [{counts or 'no deliveries'}]"
+
+
+def status_lines(summary: IssueSummary) -> Iterator[str]:
+    yield issue_line(summary)
+    for status, count in sorted(summary.counts.items()):
+        yield f"  {status:<10} {count}"
+    if summary.top_errors:
+        yield "Most common failure replies:"
+        for reply, count in summary.top_errors:
+            yield f"  {count:>6}  {reply}"
