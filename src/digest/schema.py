@@ -1,0 +1,161 @@
+"""The store's schema and its migrations, keyed on ``PRAGMA user_version``.
+
+``MIGRATIONS[i]`` brings a database from version ``i`` to ``i + 1``. Each step runs in the same
+transaction as the version bump, so a crash or an error mid-migration leaves the previous version
+intact. Append new steps; never edit one that has been released.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from digest.errors import StoreError
+
+Migration = Sequence[str]
+
+# Timestamps are ISO-8601 UTC text of fixed width, so text order is time order.
+_V1: Migration = (
+    """
+    CREATE TABLE feeds (
+        url TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        etag TEXT,
+        last_modified TEXT,
+        last_status TEXT CHECK (last_status IN ('ok', 'not_modified', 'error')),
+        last_error TEXT,
+        last_fetched_at TEXT,
+        last_success_at TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    """
+    CREATE TABLE issues (
+        id INTEGER PRIMARY KEY,
+        subject TEXT NOT NULL,
+        html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'sending' CHECK (status IN ('sending', 'sent')),
+        sent_at TEXT,
+        post_keys TEXT NOT NULL DEFAULT '[]'  -- JSON array, in the order the issue covers them
+    )
+    """,
+    """
+    CREATE TABLE posts (
+        key TEXT PRIMARY KEY NOT NULL,
+        feed_url TEXT NOT NULL REFERENCES feeds (url),
+        title TEXT NOT NULL DEFAULT '',
+        link TEXT,
+        author TEXT NOT NULL DEFAULT '',
+        published TEXT,
+        summary_html TEXT NOT NULL DEFAULT '',
+        comment_count INTEGER,
+        comments_url TEXT,
+        comments_feed TEXT,
+        first_seen TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        issue_id INTEGER REFERENCES issues (id)
+    )
+    """,
+    "CREATE INDEX posts_unissued ON posts (first_seen) WHERE issue_id IS NULL",
+    "CREATE INDEX posts_feed ON posts (feed_url)",
+    """
+    CREATE TABLE comment_counts (
+        id INTEGER PRIMARY KEY,
+        post_key TEXT NOT NULL REFERENCES posts (key),
+        seen_at TEXT NOT NULL,
+        count INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX comment_counts_post ON comment_counts (post_key, seen_at)",
+    """
+    CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL,
+        email_norm TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'active'
+            CHECK (status IN ('active', 'unsubscribed', 'bounced')),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        consecutive_rejections INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    "CREATE INDEX subscribers_status ON subscribers (status)",
+    """
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        issue_id INTEGER NOT NULL REFERENCES issues (id),
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'sent', 'failed', 'rejected', 'skipped')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        message_id TEXT,
+        sent_at TEXT,
+        UNIQUE (issue_id, subscriber_id)
+    )
+    """,
+    # The send loop pages through the rows still to do by id; this index holds only those rows,
+    # so it shrinks as the issue goes out and each page is a range scan.
+    """
+    CREATE INDEX deliveries_todo ON deliveries (issue_id, id)
+        WHERE status IN ('pending', 'failed')
+    """,
+    "CREATE INDEX deliveries_status ON deliveries (issue_id, status)",
+    # For an hourly sending cap that holds across runs.
+    "CREATE INDEX deliveries_sent_at ON deliveries (sent_at) WHERE status = 'sent'",
+    "CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def read_version(conn: sqlite3.Connection) -> int:
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def check_version(conn: sqlite3.Connection, path: Path, known: int = SCHEMA_VERSION) -> int:
+    """The database's schema version; StoreError if it is not a database digest can use."""
+    version = read_version(conn)
+    if version > known:
+        raise StoreError(
+            f"{path} was written by a newer version of digest (schema {version}, this version "
+            f"knows {known}); upgrade digest to use it"
+        )
+    if version == 0 and _has_tables(conn):
+        raise StoreError(f"{path} is an SQLite database, but not one digest made (it has tables "
+                         "and no digest schema version); refusing to change it")
+    return version
+
+
+def migrate(conn: sqlite3.Connection, path: Path,
+            migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Bring the schema up to date in one write transaction. Returns the version reached.
+
+    The version is read again inside the transaction: another process may have migrated the
+    file between our first look and taking the write lock.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = check_version(conn, path, len(migrations))
+        for step in migrations[version:]:
+            for statement in step:
+                conn.execute(statement)
+        if version < len(migrations):
+            conn.execute(f"PRAGMA user_version = {len(migrations):d}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return len(migrations)
+
+
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    row = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
+    return bool(row[0])

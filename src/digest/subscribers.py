@@ -1,0 +1,180 @@
+"""Subscriber input: address syntax and ``email,name`` CSV files. Pure: no I/O, no SQL.
+
+Addresses are checked for syntax only (no DNS): the mail server has the last word, and a
+rejected address is bounced by the send loop.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+from digest.errors import SubscriberError
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LOCAL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*\Z")
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+# The shape nearly every real address has, checked in one match; the rest take the long way,
+# which can also say what is wrong.
+_COMMON = re.compile(
+    rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@"
+    r"(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})\Z"
+)
+_HEADERS_EMAIL = frozenset({"email", "e-mail", "email address", "address"})
+_HEADERS_NAME = frozenset({"name", "full name"})
+
+
+@dataclass(frozen=True)
+class SubscriberRow:
+    """One subscriber read from input. ``line``: where it came from (0 when not from a file)."""
+
+    email: str
+    name: str = ""
+    line: int = 0
+
+
+def validate_email(address: str) -> str:
+    """The address with its domain lower-cased, or SubscriberError saying what is wrong.
+
+    The uniqueness key is the whole normalised address lower-cased (see ``email_key``); the
+    local part keeps its case for display because a few servers still honour it.
+    """
+    candidate = address.strip()
+    common = _COMMON.match(candidate)
+    if (common and len(candidate) <= 254 and len(common["local"]) <= 64
+            and "=?" not in candidate):
+        return f"{common['local']}@{common['domain'].lower()}"
+    problem, normalised = _check(candidate)
+    if problem:
+        raise SubscriberError(f"{_quoted(candidate)} is not a valid email address ({problem})")
+    return normalised
+
+
+def email_key(address: str) -> str:
+    """The key under which two spellings of one address are the same subscriber."""
+    return address.lower()
+
+
+def clean_name(name: str) -> str:
+    """A name fit for a greeting and a header: one line, no control characters."""
+    if not name.isprintable():
+        name = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in name)
+    return " ".join(name.split())[:200]
+
+
+def _check(address: str) -> tuple[str, str]:
+    if not address:
+        return "it is empty", ""
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in address):
+        return "it contains spaces or control characters", ""
+    if address.count("@") != 1:
+        return "it must contain exactly one @", ""
+    local, domain = address.split("@")
+    if not local:
+        return "nothing before the @", ""
+    if len(local) > 64:
+        return "the part before the @ is longer than 64 characters", ""
+    if "=?" in local or not _LOCAL.match(local):
+        return "the part before the @ has characters or dots that are not allowed", ""
+    problem, ascii_domain = _check_domain(domain)
+    if problem:
+        return problem, ""
+    normalised = f"{local}@{ascii_domain}"
+    if len(normalised) > 254:
+        return "it is longer than 254 characters", ""
+    return "", normalised
+
+
+def _check_domain(domain: str) -> tuple[str, str]:
+    if not domain:
+        return "no domain after the @", ""
+    try:
+        # Internationalised domains are stored in their ASCII (punycode) form, which every
+        # mail server accepts.
+        ascii_domain = domain.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return f"the domain {domain!r} is not a valid domain name", ""
+    labels = ascii_domain.split(".")
+    if len(labels) < 2:
+        return "the domain has no dot", ""
+    if len(ascii_domain) > 253 or not all(_LABEL.match(label) for label in labels):
+        return f"the domain {ascii_domain!r} is not a valid domain name", ""
+    if labels[-1].isdigit():
+        return "the domain is an IP address, not a name", ""
+    return "", ascii_domain
+
+
+def _quoted(text: str, limit: int = 80) -> str:
+    """Text safe to print in a message: control characters escaped, long input cut short."""
+    shown = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                    for ch in text[:limit])
+    return f'"{shown}{"..." if len(text) > limit else ""}"'
+
+
+def parse_csv(text: str, *, source: str) -> tuple[list[SubscriberRow], list[str]]:
+    """Read ``email,name`` rows. Returns (valid rows, duplicates merged; one message per bad line).
+
+    A header row naming the columns is optional (without one: email first, name second); extra
+    columns, a byte order mark and blank lines are ignored.
+    """
+    rows: list[SubscriberRow] = []
+    errors: list[str] = []
+    columns: tuple[int, int | None] | None = None
+    for line, cells in _records(text.removeprefix("\ufeff"), source, errors):
+        if columns is None:
+            header = _header(cells)
+            columns = header or (0, 1)
+            if header:
+                continue
+        email_at, name_at = columns
+        email = cells[email_at].strip() if email_at < len(cells) else ""
+        name = cells[name_at] if name_at is not None and name_at < len(cells) else ""
+        if not email:
+            errors.append(f"{source}:{line}: no email address in this row")
+            continue
+        try:
+            rows.append(SubscriberRow(validate_email(email), clean_name(name), line))
+        except SubscriberError as exc:
+            errors.append(f"{source}:{line}: {exc}")
+    return merge_duplicates(rows), errors
+
+
+def _records(text: str, source: str, errors: list[str]) -> Iterator[tuple[int, list[str]]]:
+    """Non-blank CSV records with the line each starts on; a malformed file stops the reading."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1
+    try:
+        for cells in reader:
+            if any(cell.strip() for cell in cells):
+                yield start, cells
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        errors.append(f"{source}:{start}: this line is not valid CSV ({exc}); "
+                      "nothing after it was read")
+
+
+def _header(cells: list[str]) -> tuple[int, int | None] | None:
+    """(email column, name column) when the row is a header, else None."""
+    names = [cell.strip().lower() for cell in cells]
+    email_at = next((i for i, name in enumerate(names) if name in _HEADERS_EMAIL), None)
+    if email_at is None:
+        return None
+    name_at = next((i for i, name in enumerate(names) if name in _HEADERS_NAME), None)
+    return email_at, name_at
+
+
+def merge_duplicates(rows: Iterable[SubscriberRow]) -> list[SubscriberRow]:
+    """One row per address regardless of case: the first spelling and line, the last name given."""
+    merged: dict[str, SubscriberRow] = {}
+    for row in rows:
+        key = email_key(row.email)
+        earlier = merged.get(key)
+        if earlier is None:
+            merged[key] = row
+        elif row.name:
+            merged[key] = replace(earlier, name=row.name)
+    return list(merged.values())
