@@ -32,7 +32,8 @@ class SmtpSettings:
     port: int = 587
     security: SmtpSecurity = "starttls"
     username: str | None = None
-    password: str | None = None  # read from the environment variable named by password_env
+    # read from the environment variable named by password_env; kept out of repr so logs never show it
+    password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
     verify_certificates: bool = True
     connections: int = 4  # SMTP connections used at once
