@@ -1,0 +1,159 @@
+"""Make feed content safe for email: allowlisted HTML, header-safe text, web-only URLs.
+
+Feed HTML is hostile input. ``clean_html`` runs it through nh3 (an allowlist sanitizer) with a
+small lxml pass in the middle for what an allowlist cannot express: nh3 can drop attributes but
+not whole elements, so tracking pixels, images without a usable source and links without a
+target are removed or unwrapped by walking the tree. A last nh3 pass re-serialises the result,
+so whatever lxml emits is held to the same allowlist.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+import lxml.html
+import nh3
+
+ALLOWED_TAGS = frozenset(
+    {"p", "br", "b", "strong", "i", "em", "a", "ul", "ol", "li", "blockquote", "code", "pre",
+     "img", "h3", "h4"}
+)
+# Removed together with everything inside them: their content is code, widgets or fallback
+# markup, never prose a reader wants to see as loose text.
+DROPPED_WITH_CONTENT = frozenset(
+    {"script", "style", "template", "noscript", "iframe", "object", "svg", "math", "form",
+     "textarea", "select", "title", "head"}
+)
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height", "title"}}
+
+# The first pass keeps img's style so the lxml pass can spot pixels hidden by CSS.
+_FIRST_PASS = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS), clean_content_tags=set(DROPPED_WITH_CONTENT),
+    attributes={**_ATTRIBUTES, "img": _ATTRIBUTES["img"] | {"style"}},
+    url_schemes=set(URL_SCHEMES), strip_comments=True, link_rel=None,
+)
+_FINAL_PASS = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS), clean_content_tags=set(DROPPED_WITH_CONTENT), attributes=_ATTRIBUTES,
+    url_schemes=set(URL_SCHEMES), strip_comments=True, link_rel=None,
+)
+
+_HIDDEN_STYLE = re.compile(
+    r"(?:^|;)(?:display:none|visibility:hidden|opacity:0(?:\.0*)?(?:;|$)"
+    r"|(?:max-)?(?:width|height):0*[01](?:\.0*)?(?:px)?(?:;|$|!))"
+)
+# Hosts and paths that only ever serve counters and ad flare, whatever size they claim.
+_TRACKER_MARKERS = ("//pixel.wp.com/", "//stats.wordpress.com/", "feedburner.com/~r/",
+                    "feedburner.com/~ff/")
+_DIGITS = re.compile(r"\s*(\d+)\s*(?:px)?\s*$")
+
+
+def clean_html(html: str) -> str:
+    """Allowlist-clean a piece of feed HTML for an email body."""
+    if not html or not html.strip():
+        return ""
+    first = _FIRST_PASS.clean(html)
+    if not first.strip():
+        return ""
+    root = lxml.html.fragment_fromstring(first, create_parent="div")
+    for img in list(root.iter("img")):
+        _fix_image(img)
+    for link in list(root.iter("a")):
+        href = safe_url(link.get("href"))
+        if href is None:
+            link.drop_tag()  # a link going nowhere (or somewhere relative) is just its text
+        else:
+            link.set("href", href)
+    result: str = _FINAL_PASS.clean(lxml.html.tostring(root, encoding="unicode"))
+    return result.strip()
+
+
+def _fix_image(img: lxml.html.HtmlElement) -> None:
+    src = safe_url(img.get("src"))
+    if src is None or src.lower().startswith("mailto:") or _is_tracking_pixel(img, src):
+        img.drop_tree()
+        return
+    img.set("src", src)
+    for dimension in ("width", "height"):
+        value = img.get(dimension)
+        if value is not None:
+            match = _DIGITS.match(value)
+            if match:
+                img.set(dimension, match.group(1))
+            else:
+                del img.attrib[dimension]
+    img.attrib.pop("style", None)
+    if img.get("alt") is None:
+        img.set("alt", "")  # decorative unless the feed says otherwise; screen readers skip it
+
+
+def _is_tracking_pixel(img: lxml.html.HtmlElement, src: str) -> bool:
+    for dimension in ("width", "height"):
+        match = _DIGITS.match(img.get(dimension, ""))
+        if match and int(match.group(1)) <= 1:
+            return True
+    style = re.sub(r"\s+", "", img.get("style", "")).lower()
+    if style and _HIDDEN_STYLE.search(style):
+        return True
+    lowered = src.lower()
+    return any(marker in lowered for marker in _TRACKER_MARKERS)
+
+
+# Bidirectional overrides can make a subject read differently from what it says.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def clean_header_text(text: str, limit: int = 150) -> str:
+    """Make feed text safe for a mail header: one line, no controls, no encoded-words.
+
+    Control characters (C0, C1 including U+0085, and U+2028/U+2029) become spaces, so nothing
+    can start a new header line; ``=?`` becomes ``= ?`` because Python's email package would
+    otherwise decode an encoded-word such as ``=?UTF-8?Q?=0A?=`` into a real line break.
+    """
+    chars = [
+        " " if unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in _BIDI_CONTROLS else c
+        for c in text
+    ]
+    collapsed = " ".join("".join(chars).split())
+    while "=?" in collapsed:
+        collapsed = collapsed.replace("=?", "= ?")
+    return _shorten(collapsed, limit)
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return text[:limit]
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is an absolute http(s) or mailto address, else None."""
+    if url is None:
+        return None
+    # Browsers drop tabs and newlines anywhere in a URL ("java\nscript:"), so do the same
+    # before judging the scheme.
+    candidate = url.replace("\t", "").replace("\n", "").replace("\r", "").strip()
+    if not candidate or _URL_CONTROL.search(candidate):
+        return None
+    candidate = candidate.replace(" ", "%20")
+    try:
+        parts = urlsplit(candidate)
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        return candidate if parts.hostname else None
+    if scheme == "mailto":
+        return candidate if "@" in parts.path else None
+    return None
