@@ -1,0 +1,343 @@
+"""The send loop end to end: a real store, real SMTP servers, real outbox folders, real crashes."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.delivery import DeliveryOptions, DeliveryReport, deliver
+from digest.errors import SendError
+from digest.message import MessageTemplate
+from digest.models import (
+    TOKEN_EMAIL,
+    TOKEN_NAME,
+    TOKEN_UNSUBSCRIBE,
+    Delivery,
+    Issue,
+    Recipient,
+    RenderedIssue,
+)
+from digest.progress import Progress
+from digest.ratelimit import TokenBucket
+from digest.senders import SenderFactory, make_sender
+from digest.senders.smtp import SmtpSender
+from digest.settings import SmtpSettings
+from digest.store import Store
+from digest.subscribers import SubscriberRow
+from support.smtpserver import CountingHandler, FaultyHandler, SmtpServer
+
+NOW = datetime(2024, 5, 6, 7, 0, tzinfo=UTC)
+RENDERED = RenderedIssue(
+    subject="Weekly digest", preheader="", post_count=1,
+    html=f"<p>Hello {TOKEN_NAME}</p><p><a href=\"{TOKEN_UNSUBSCRIBE}\">Leave</a> {TOKEN_EMAIL}</p>",
+    text=f"Hello {TOKEN_NAME}\n\nLeave: {TOKEN_UNSUBSCRIBE}\n")
+FAST = {"backoff_base": 0.01, "backoff_cap": 0.05}
+
+
+def address(i: int) -> str:
+    return f"user{i}@example.com"
+
+
+def recipient_for(row: Delivery) -> Recipient:
+    return Recipient(row.email, row.name, f"https://example.org/u/{row.subscriber_id}")
+
+
+def make_store(path: Path, n: int) -> tuple[Store, Issue]:
+    store = Store.open(path)
+    store.import_subscribers(SubscriberRow(address(i), f"User {i}") for i in range(n))
+    return store, store.create_issue([], RENDERED, NOW)
+
+
+def template() -> MessageTemplate:
+    return MessageTemplate.build(RENDERED, from_addr="Blog <digest@example.org>",
+                                 list_id="blog.example.org", reply_to=None, date=NOW,
+                                 list_unsubscribe_mailto=None)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[tuple[Store, Issue]]:
+    store, issue = make_store(tmp_path / "digest.sqlite3", 150)
+    yield store, issue
+    store.close()
+
+
+def run(store: Store, issue: Issue, factory: SenderFactory, **options: Any) -> DeliveryReport:
+    return deliver(store, issue, template(), factory, options=DeliveryOptions(**options),
+                   recipient_for=recipient_for, envelope_from="bounces@example.org",
+                   clock=lambda: NOW)
+
+
+def smtp_factory(server: SmtpServer, **kw: Any) -> SenderFactory:
+    settings = SmtpSettings(host="127.0.0.1", port=server.port, security="none", **kw)
+    return lambda: SmtpSender(settings, connect_attempts=1)
+
+
+def rows(store: Store) -> dict[str, tuple[str, int, str | None, str | None]]:
+    """email -> (status, attempts, last_error, message_id), read straight from the file."""
+    conn = sqlite3.connect(store.path)
+    try:
+        found = conn.execute(
+            "SELECT s.email, d.status, d.attempts, d.last_error, d.message_id FROM deliveries d"
+            " JOIN subscribers s ON s.id = d.subscriber_id").fetchall()
+    finally:
+        conn.close()
+    return {email: (status, attempts, error, mid) for email, status, attempts, error, mid in found}
+
+
+def test_every_address_gets_exactly_one_message(ledger: tuple[Store, Issue]) -> None:
+    store, issue = ledger
+    with SmtpServer(CountingHandler(keep=True)) as server:
+        report = run(store, issue, smtp_factory(server), connections=4)
+    handler = server.handler
+    assert handler.counts == {address(i): 1 for i in range(150)}
+    assert (report.sent, report.failed, report.rejected, report.skipped) == (150, 0, 0, 0)
+    assert report.finished and report.stopped_reason is None
+    assert store.get_issue(issue.id).status == "sent"
+    ledger_rows = rows(store)
+    assert {status for status, *_ in ledger_rows.values()} == {"sent"}
+    for rcpt, content in handler.messages:  # each copy is addressed and marked for its row
+        status, attempts, _, message_id = ledger_rows[rcpt]
+        assert attempts == 1 and message_id is not None
+        assert f"To: User {rcpt[4:-12]} <{rcpt}>".encode() in content
+        assert f"Message-ID: {message_id}".encode() in content
+    assert run(store, issue, smtp_factory(server)).sent == 0  # a re-run sends nothing more
+
+
+def test_faulty_server(ledger: tuple[Store, Issue]) -> None:
+    store, issue = ledger
+    rejected = [address(i) for i in range(0, 150, 17)]
+    hopeless = [address(i) for i in range(5, 150, 31)]  # 451 on every attempt this run
+    faults = {address(i): [("451", "421", "drop-before", "drop-after")[i % 4]]
+              for i in range(1, 150, 3)}
+    faults.update({a: ["451"] * 3 for a in hopeless})
+    faults.update({address(i): ["451", "drop-before"] for i in range(2, 150, 11)})
+    handler = FaultyHandler(reject=rejected, faults=faults)
+    with SmtpServer(handler) as server:
+        report = run(store, issue, smtp_factory(server), connections=3, **FAST)
+    deliverable = {address(i) for i in range(150)} - set(rejected) - set(hopeless)
+    assert set(handler.counts) == deliverable
+    for rcpt in deliverable:  # a second copy only where the server kept one and then dropped
+        assert handler.counts[rcpt] == 1 + handler.dropped_after[rcpt]
+    assert sum(handler.dropped_after.values()) > 0
+    ledger_rows = rows(store)
+    for rcpt in rejected:
+        assert ledger_rows[rcpt][0] == "rejected" and ledger_rows[rcpt][1] == 1
+        assert ledger_rows[rcpt][2] == "550 5.1.1 No such user"
+    for rcpt in hopeless:
+        assert ledger_rows[rcpt][:3] == ("failed", 3, "451 4.3.0 Try again later")
+    for rcpt in deliverable:
+        assert ledger_rows[rcpt][0] == "sent"
+        assert ledger_rows[rcpt][1] == 1 + len(faults.get(rcpt, []))
+    assert (report.sent, report.rejected, report.failed) == (
+        len(deliverable), len(rejected), len(hopeless))
+    assert report.finished  # failed rows wait for --retry-failed, nothing is pending
+
+    handler.faults.clear()
+    with SmtpServer(handler) as server:
+        again = run(store, issue, smtp_factory(server), include_failed=True)
+    assert again.sent == len(hopeless) and again.rejected == 0
+    assert all(handler.counts[rcpt] == 1 for rcpt in hopeless)
+
+
+def test_unreachable_server_leaves_everything_pending(ledger: tuple[Store, Issue]) -> None:
+    store, issue = ledger
+    with SmtpServer(CountingHandler()) as server:
+        port = server.port
+    settings = SmtpSettings(host="127.0.0.1", port=port, security="none")
+    with pytest.raises(SendError, match=f"cannot connect to the mail server 127.0.0.1:{port}"):
+        run(store, issue, lambda: SmtpSender(settings, connect_attempts=2, retry_delay=0.01))
+    assert store.delivery_counts(issue.id)["pending"] == 150
+    assert store.get_issue(issue.id).status == "sending"
+
+
+def test_refused_login_sends_nothing(ledger: tuple[Store, Issue]) -> None:
+    store, issue = ledger
+    with SmtpServer(CountingHandler(), users={"digest": "right"},
+                    auth_require_tls=False) as server, \
+            pytest.raises(SendError, match="refused the login"):
+        run(store, issue, smtp_factory(server, username="digest", password="wrong"))
+    assert server.handler.total == 0
+    assert store.delivery_counts(issue.id)["pending"] == 150
+
+
+def test_server_lost_midway_records_exactly_what_went_out(ledger: tuple[Store, Issue]) -> None:
+    store, issue = ledger
+    handler = CountingHandler()
+    with SmtpServer(handler) as server:
+        original = handler.handle_DATA
+
+        async def stop_after_60(*args: Any) -> str:
+            if handler.total >= 59:
+                server.stop_listening()
+            return await original(*args)
+
+        handler.handle_DATA = stop_after_60  # type: ignore[method-assign]
+        with pytest.raises(SendError, match="cannot connect"):
+            run(store, issue, smtp_factory(server, messages_per_connection=5), connections=2)
+    counts = store.delivery_counts(issue.id)
+    assert counts["sent"] == handler.total >= 60
+    assert counts["pending"] == 150 - handler.total
+    sent = {rcpt for rcpt, (status, *_) in rows(store).items() if status == "sent"}
+    assert sent == set(handler.counts)
+
+
+def test_hourly_cap_stops_and_leaves_the_rest_pending(ledger: tuple[Store, Issue],
+                                                      tmp_path: Path) -> None:
+    store, issue = ledger
+    report = run(store, issue, make_sender("outbox", outbox_dir=tmp_path / "out"),
+                 max_per_hour=40, connections=2)
+    assert report.sent == 40 and not report.finished
+    assert report.stopped_reason is not None and "hourly cap of 40" in report.stopped_reason
+    assert store.delivery_counts(issue.id)["pending"] == 110
+    assert len(list((tmp_path / "out").glob("*.eml"))) == 40
+
+
+def test_outbox_resume_does_not_duplicate(ledger: tuple[Store, Issue], tmp_path: Path) -> None:
+    store, issue = ledger
+    factory = make_sender("outbox", outbox_dir=tmp_path / "out")
+    run(store, issue, factory, max_per_hour=70)
+    report = run(store, issue, factory)
+    assert report.sent == 80 and report.finished
+    assert len(list((tmp_path / "out").glob("*.eml"))) == 150
+    assert not list((tmp_path / "out").glob(".*"))
+
+
+def test_inactive_subscribers_are_skipped(ledger: tuple[Store, Issue], tmp_path: Path) -> None:
+    store, issue = ledger
+    store.set_subscriber_status(address(3), "unsubscribed")
+    store.set_subscriber_status(address(4), "bounced")
+    report = run(store, issue, make_sender("outbox", outbox_dir=tmp_path / "out"))
+    assert (report.sent, report.skipped) == (148, 2)
+    assert rows(store)[address(3)][0] == "skipped"
+
+
+def test_progress_on_a_terminal_and_in_a_log(ledger: tuple[Store, Issue], tmp_path: Path) -> None:
+    store, issue = ledger
+    ticks = iter(range(0, 10_000, 7))
+    screen = io.StringIO()
+    progress = Progress(screen, tty=True, clock=lambda: float(next(ticks)))
+    report = deliver(store, issue, template(), make_sender("outbox", outbox_dir=tmp_path / "o"),
+                     options=DeliveryOptions(record_every=10, connections=1),
+                     recipient_for=recipient_for, envelope_from="b@example.org",
+                     clock=lambda: NOW, progress=progress)
+    out = screen.getvalue()
+    assert "\r[" in out and "/150 (" in out and "msg/s" in out and "left" in out
+    last = out.rpartition("\r\x1b[K")[2]  # the bar is cleared before the summary
+    assert last.startswith(f"issue {issue.id}: 150 sent, 0 failed, 0 rejected, 0 skipped in ")
+    assert last.endswith(f" ({report.rate:.0f} msg/s)\n") and last.count("\n") == 1
+    log = io.StringIO()
+    plain = Progress(log, tty=False, every_seconds=1e9, every_percent=25)
+    plain.start(9, 200)
+    for done in range(0, 201, 10):
+        plain.update(done, 0)
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue()
+    assert lines[0] == "issue 9: sending 200 messages"
+    assert [line.split("(")[1].split(")")[0] for line in lines[1:]] == ["25%", "50%", "75%",
+                                                                        "100%"]
+
+
+def test_token_bucket_paces_sends() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    bucket = TokenBucket(10, burst=2, clock=lambda: now[0], sleep=sleep)
+    for _ in range(12):
+        bucket.acquire()
+    assert slept == [pytest.approx(0.1)] * 10  # 2 from the burst, then 10 per second
+
+
+def test_rate_limit_in_the_loop(tmp_path: Path) -> None:
+    store, issue = make_store(tmp_path / "digest.sqlite3", 30)
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    report = deliver(store, issue, template(), make_sender("outbox", outbox_dir=tmp_path / "o"),
+                     options=DeliveryOptions(rate_per_second=20.0, connections=1),
+                     recipient_for=recipient_for, envelope_from="b@example.org",
+                     clock=lambda: NOW, sleep=sleep, monotonic=lambda: now[0])
+    store.close()
+    assert report.sent == 30
+    assert sum(slept) == pytest.approx(0.5)  # a burst of 20, then 10 more at 20 per second
+
+
+def test_bad_options_are_named() -> None:
+    from digest.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="connections: must be at least 1"):
+        DeliveryOptions(connections=0)
+    with pytest.raises(ConfigError, match="rate_per_second: must be positive"):
+        DeliveryOptions(rate_per_second=0)
+
+
+CHILD = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from test_delivery import recipient_for, template, NOW
+from digest.delivery import DeliveryOptions, deliver
+from digest.senders.smtp import SmtpSender
+from digest.settings import SmtpSettings
+from digest.store import Store
+
+settings = SmtpSettings(host="127.0.0.1", port=int(sys.argv[2]), security="none")
+with Store.open(Path(sys.argv[1])) as store:
+    issue = store.unfinished_issues()[0]
+    deliver(store, issue, template(), lambda: SmtpSender(settings),
+            options=DeliveryOptions(connections=4), recipient_for=recipient_for,
+            envelope_from="bounces@example.org", clock=lambda: datetime.now(UTC))
+"""
+
+
+def run_child(db: Path, port: int, kill_at: int | None,
+              total: Callable[[], int]) -> int:
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(port),
+                              str(Path(__file__).parent)], env=os.environ.copy())
+    if kill_at is None:
+        return child.wait(timeout=300)
+    while total() < kill_at and child.poll() is None:
+        time.sleep(0.002)
+    child.send_signal(signal.SIGKILL)
+    return child.wait(timeout=60)
+
+
+def test_sigkill_and_resume_lose_no_one(tmp_path: Path) -> None:
+    n = 2000
+    db = tmp_path / "digest.sqlite3"
+    store, issue = make_store(db, n)
+    store.close()
+    handler = CountingHandler()
+    bound = DeliveryOptions().max_unrecorded
+    with SmtpServer(handler) as server:
+        for kill_at in (300, 900, 1500):
+            before = handler.total
+            assert run_child(db, server.port, kill_at, lambda: handler.total) == -signal.SIGKILL
+            assert handler.total > before  # it was killed while sending
+        assert run_child(db, server.port, None, lambda: handler.total) == 0
+    assert set(handler.counts) == {address(i) for i in range(n)}
+    duplicates = sum(c - 1 for c in handler.counts.values())
+    assert duplicates <= 3 * bound
+    with Store.open(db) as store:
+        counts = store.delivery_counts(issue.id)
+        assert counts["sent"] == n and store.get_issue(issue.id).status == "sent"
+    print(f"duplicates after 3 SIGKILLs: {duplicates} (bound {3 * bound})")
