@@ -6,7 +6,6 @@ Every concrete dependency (clock, HTTP transport, sender factory, progress outpu
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -98,10 +97,11 @@ def delivery_options(settings: Settings, *, include_failed: bool = False) -> Del
     smtp = sender.smtp if sender.kind == "smtp" else None
     if smtp is None:
         return DeliveryOptions(connections=1, max_attempts=sender.max_attempts,
-                               include_failed=include_failed)
+                               bounce_after=sender.bounce_after, include_failed=include_failed)
     return DeliveryOptions(
         connections=smtp.connections,
         max_attempts=sender.max_attempts,
+        bounce_after=sender.bounce_after,
         rate_per_second=smtp.rate_per_second,
         max_per_hour=smtp.max_per_hour,
         include_failed=include_failed,
@@ -128,8 +128,7 @@ def deliver_issue(settings: Settings, store: Store, issue: Issue, deps: Deps, *,
     """Work through the issue's pending (and, if asked, failed) ledger rows."""
     template = message_template(settings, issue.subject, issue.html, issue.text, deps.clock())
     digest = settings.digest
-    store.skip_inactive(issue.id)
-    report = deliver(
+    return deliver(
         store,
         issue,
         template,
@@ -141,8 +140,6 @@ def deliver_issue(settings: Settings, store: Store, issue: Issue, deps: Deps, *,
         clock=deps.clock,
         progress=deps.progress,
     )
-    store.finish_issue(issue.id, deps.clock())
-    return report
 
 
 def finish_earlier(settings: Settings, store: Store, deps: Deps, *,
@@ -253,6 +250,3 @@ def test_message(settings: Settings, draft: Draft, now: datetime, *,
         settings.digest.from_addr), recipient=draft.recipient.email, data=data,
         message_id=message_id)
 
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

@@ -8,7 +8,8 @@ from typing import Literal
 
 from digest.models import Feed
 
-SenderKind = Literal["outbox", "smtp"]
+SenderKind = Literal["outbox", "smtp", "postmark", "sendgrid", "mailgun"]
+ApiKind = Literal["postmark", "sendgrid", "mailgun"]
 SmtpSecurity = Literal["starttls", "ssl", "none"]
 
 
@@ -22,6 +23,10 @@ class DigestSettings:
     max_posts: int = 10
     summary_words: int = 60
     unsubscribe: str = ""  # mailto: or https: address shown in every message
+    # The public one-click unsubscribe page (each recipient gets a signed token appended) and the
+    # mailto: offered beside it in List-Unsubscribe.
+    unsubscribe_url: str | None = None
+    unsubscribe_mailto: str | None = None
     reply_to: str | None = None
     language: str = "en"
 
@@ -43,11 +48,37 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """A mail API sender (postmark, sendgrid, mailgun)."""
+
+    kind: ApiKind
+    # The API token / key, read from the environment variable the config names; never in repr.
+    token: str = field(repr=False)
+    base_url: str  # the provider's API root; tests point it at 127.0.0.1
+    domain: str | None = None  # mailgun: the sending domain
+    batch_size: int = 500  # messages (postmark) or recipients (sendgrid, mailgun) per request
+    timeout: float = 30.0
+    message_stream: str | None = None  # postmark: e.g. "broadcast"
+    connections: int = 2  # requests in flight at once
+    rate_per_second: float | None = None
+    max_per_hour: int | None = None
+
+
+@dataclass(frozen=True)
 class SenderSettings:
     kind: SenderKind = "outbox"
     outbox: Path = Path("outbox")
     smtp: SmtpSettings | None = None
+    api: ApiSettings | None = None  # set when kind is postmark, sendgrid or mailgun
     max_attempts: int = 3
+    bounce_after: int = 3  # permanent failures on this many issues in a row -> bounced
+
+
+@dataclass(frozen=True)
+class DkimSettings:
+    domain: str
+    selector: str
+    private_key: bytes = field(repr=False)  # PEM, from private_key_file or private_key_env
 
 
 @dataclass(frozen=True)
@@ -68,3 +99,6 @@ class Settings:
     fetch: FetchSettings = field(default_factory=FetchSettings)
     subscribers: Path | None = None  # CSV imported on every run
     templates: Path | None = None  # a folder overriding the bundled templates file by file
+    dkim: DkimSettings | None = None
+    # DIGEST_SECRET from the environment: keys the HMAC of unsubscribe tokens. Never in repr.
+    secret: bytes | None = field(default=None, repr=False)
