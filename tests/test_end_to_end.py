@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from lxml import html as lxml_html
+
+from digest.render import byline
 from support.e2e import DATA, digest, expected_posts, parse, parts, write_config
 from support.feedserver import FeedServer, Route
 from support.smtpserver import CountingHandler, SmtpServer
-
-from digest.render import byline
 
 SUBSCRIBERS = {"ann@example.org", "bob@example.org", "cy@example.org"}
 

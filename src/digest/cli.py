@@ -158,9 +158,9 @@ def preview(obj: Context, out_dir: Path) -> int:
     return EXIT_OK
 
 
-@main.command(epilog="Examples:\n\n  digest send --to me@example.org\n\n  digest send --retry-failed")
+@main.command(epilog="Examples: digest send --to me@example.org;  digest send --retry-failed")
 @click.option("--to", "to_address", metavar="ADDRESS",
-              help="Send a test copy of the next issue to ADDRESS only; marks nothing as sent.")
+              help="Send a test copy of the next issue to ADDRESS only; marks nothing sent.")
 @click.option("--retry-failed", is_flag=True,
               help="Also retry deliveries that failed with temporary errors.")
 @click.pass_obj

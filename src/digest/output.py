@@ -93,7 +93,8 @@ def draft_lines(draft: Draft) -> Iterator[str]:
 def issue_line(summary: IssueSummary) -> str:
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()) if n)
     when = summary.created_at.strftime("%Y-%m-%d %H:%M UTC")
-    return f"#{summary.id}  {when}  {summary.status:<8} {summary.subject}  [{counts or 'no deliveries'}]"
+    counts = counts or "no deliveries"
+    return f"#{summary.id}  {when}  {summary.status:<8} {summary.subject}  [{counts}]"
 
 
 def status_lines(summary: IssueSummary) -> Iterator[str]:

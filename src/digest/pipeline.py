@@ -153,7 +153,8 @@ def finish_earlier(settings: Settings, store: Store, deps: Deps, *,
 
 
 def run(settings: Settings, deps: Deps) -> RunReport:
-    """The cron job: finish what is pending, fetch, make the next issue if there is news, send it."""
+    """The cron job: finish what is pending, fetch, make the next issue if there is news,
+    send it."""
     with run_lock(settings.store), Store.open(settings.store) as store:
         subscribers = import_subscribers(settings, store)
         earlier = finish_earlier(settings, store, deps, retry_failed=True)

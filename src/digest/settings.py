@@ -37,7 +37,7 @@ class SmtpSettings:
     port: int = 587
     security: SmtpSecurity = "starttls"
     username: str | None = None
-    # read from the environment variable named by password_env; kept out of repr so logs never show it
+    # read from the environment variable named by password_env; kept out of repr for logs
     password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
     verify_certificates: bool = True

@@ -73,4 +73,5 @@ def parts(message: EmailMessage) -> tuple[str, str]:
 
 
 def expected_posts(name: str) -> list[dict[str, Any]]:
-    return cast(list[dict[str, Any]], json.loads((DATA / f"{name}.expected.json").read_text())["posts"])
+    data = json.loads((DATA / f"{name}.expected.json").read_text())
+    return cast(list[dict[str, Any]], data["posts"])
