@@ -344,3 +344,17 @@ def test_comment_count_prefers_opensearch_total(server: FeedServer) -> None:
                       b"<openSearch:totalResults>57</openSearch:totalResults>")
     server.route("/c1", Route(body=paged))
     assert fetch_one(url, comments="fetch").posts[0].comment_count == 57
+
+
+def test_fetched_comment_counts_refresh_even_when_the_feed_is_unchanged(
+        server: FeedServer) -> None:
+    body = COMMENTED.format(base=server.base).encode()
+    url = server.route("/feed", Route(body=body, etag='"same"'))
+    server.route("/c1", Route(body=_comments_feed(4)))
+    first = fetch_one(url, comments="fetch")
+    assert first.posts[0].comment_count == 4
+    server.route("/c1", Route(body=_comments_feed(7)))
+    again = fetch_one(url, validators=first.validators, comments="fetch")
+    assert again.status == "ok" and again.posts[0].comment_count == 7
+    # without per-post comment feeds, the same validators do give a 304
+    assert fetch_one(url, validators=first.validators).status == "not_modified"

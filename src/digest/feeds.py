@@ -54,8 +54,11 @@ class _Run:
                                 error=f"unexpected error: {type(exc).__name__}: {exc}")
 
     async def _feed(self, feed: Feed, old: Validators) -> FetchOutcome:
+        # Comments arrive without the feed changing: with comments fetched per post, a 304 would
+        # freeze every count, so such feeds are always fetched in full.
+        ask = Validators() if feed.comments == "fetch" else old
         async with self.limit:
-            fetched = await fetch_document(self.client, feed.url, old, self.settings)
+            fetched = await fetch_document(self.client, feed.url, ask, self.settings)
         if fetched.status == 304:
             # A 304 may repeat the validators or leave them out; keep the old ones if it does.
             fresh = Validators(etag=fetched.headers.get("etag") or old.etag,
