@@ -240,6 +240,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "kind": Field(choice("outbox", "smtp")),
         "outbox": Field(path),
         "max_attempts": Field(whole(1)),
+        "bounce_after": Field(whole(1)),
         "smtp": Field(smtp),
     },
     "sender.smtp": {
