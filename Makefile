@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test deps lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/digest --config feeds.yaml run
 
-test: $(STAMP)
+# System packages the tests use (SpamAssassin); installs with apt-get as root, else says how.
+deps:
+	@.ci/install-system-deps
+
+test: $(STAMP) deps
 	$(PY) -m pytest -q
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
