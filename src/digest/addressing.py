@@ -6,6 +6,8 @@ import re
 from email.utils import parseaddr
 from urllib.parse import quote
 
+from digest import tokens
+from digest.errors import ConfigError
 from digest.models import Recipient, Subscriber
 from digest.settings import DigestSettings
 
@@ -26,25 +28,53 @@ def list_id(digest: DigestSettings) -> str:
 
 
 def unsubscribe_mailto(digest: DigestSettings) -> str | None:
+    """unsubscribe_mailto, else a mailto: given as the older ``unsubscribe`` key."""
+    if digest.unsubscribe_mailto:
+        return digest.unsubscribe_mailto
     return digest.unsubscribe if digest.unsubscribe.startswith("mailto:") else None
 
 
-def unsubscribe_url(digest: DigestSettings, email: str) -> str:
+def list_unsubscribe_mailto(digest: DigestSettings) -> str | None:
+    """The mailto: of List-Unsubscribe, with subject=unsubscribe unless it has a query of its
+    own (RFC 2369's example), so the mailbox can sort the requests out."""
+    target = unsubscribe_mailto(digest)
+    if target is None or "?" in target:
+        return target
+    return target + "?subject=unsubscribe"
+
+
+def unsubscribe_url(digest: DigestSettings, email: str, token: str | None = None) -> str:
     """The address a reader follows to leave.
 
-    A mailto: address gets a subject naming the subscriber, so whoever reads that mailbox (or a
-    script) knows who is leaving.
+    With ``unsubscribe_url`` it is that page with the reader's signed token as the query
+    parameter ``token``. Otherwise a mailto: address gets a subject naming the subscriber, so
+    whoever reads that mailbox (or a script) knows who is leaving.
     """
+    if digest.unsubscribe_url and token:
+        separator = "&" if "?" in digest.unsubscribe_url else "?"
+        return f"{digest.unsubscribe_url}{separator}token={token}"
     target = digest.unsubscribe
-    if target.startswith("mailto:"):
-        separator = "&" if "?" in target else "?"
-        return f"{target}{separator}subject={quote('unsubscribe ' + email)}"
+    if target.startswith("https:"):
+        return target
+    mailto = unsubscribe_mailto(digest)
+    if mailto:
+        separator = "&" if "?" in mailto else "?"
+        return f"{mailto}{separator}subject={quote('unsubscribe ' + email)}"
     return target
 
 
-def recipient_for(digest: DigestSettings, subscriber: Subscriber) -> Recipient:
+def recipient_for(digest: DigestSettings, subscriber: Subscriber,
+                  secret: bytes | None = None) -> Recipient:
+    """The values filled into one subscriber's copy; ``secret`` signs the unsubscribe link."""
+    token = None
+    if digest.unsubscribe_url:
+        if secret is None:
+            raise ConfigError("set the environment variable DIGEST_SECRET: it signs each "
+                              "reader's unsubscribe link", key="digest.unsubscribe_url")
+        token = tokens.unsubscribe_token(secret, subscriber.id, subscriber.email,
+                                         list_id(digest))
     return Recipient(
         email=subscriber.email,
         name=subscriber.name,
-        unsubscribe_url=unsubscribe_url(digest, subscriber.email),
+        unsubscribe_url=unsubscribe_url(digest, subscriber.email, token),
     )

@@ -18,7 +18,14 @@ from typing import Any, NoReturn
 import click
 
 from digest import __version__, config, output, pipeline
-from digest.errors import ConfigError, DigestError, LockError, SendError, SubscriberError
+from digest.errors import (
+    ConfigError,
+    DigestError,
+    LockError,
+    RenderError,
+    SendError,
+    SubscriberError,
+)
 from digest.lock import run_lock
 from digest.progress import Progress
 from digest.senders import make_sender
@@ -29,9 +36,11 @@ EXIT_OK, EXIT_TROUBLE, EXIT_INPUT, EXIT_LOCKED, EXIT_STOPPED = 0, 1, 2, 3, 4
 
 
 class Context:
-    def __init__(self, config_value: str | None, quiet: bool) -> None:
+    def __init__(self, config_value: str | None, quiet: bool,
+                 clock: pipeline.Clock | None = None) -> None:
         self.config_value = config_value
         self.quiet = quiet
+        self.clock: pipeline.Clock = clock or (lambda: datetime.now(UTC))
         self._settings: Settings | None = None
 
     @property
@@ -48,9 +57,10 @@ class Context:
     def deps(self, *, show_progress: bool = True) -> pipeline.Deps:
         settings = self.settings
         sender = settings.sender
-        factory = make_sender(sender.kind, outbox_dir=sender.outbox, smtp=sender.smtp)
+        factory = make_sender(sender.kind, outbox_dir=sender.outbox, smtp=sender.smtp,
+                              api=sender.api, max_attempts=sender.max_attempts)
         progress = Progress(sys.stderr) if show_progress and not self.quiet else None
-        return pipeline.Deps(clock=lambda: datetime.now(UTC), sender_factory=factory,
+        return pipeline.Deps(clock=self.clock, sender_factory=factory,
                              progress=progress)
 
 
@@ -65,7 +75,7 @@ def guarded(fn: Callable[..., int]) -> Callable[..., None]:
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
             code = fn(*args, **kwargs)
-        except (ConfigError, SubscriberError) as exc:
+        except (ConfigError, SubscriberError, RenderError) as exc:
             fail(EXIT_INPUT, str(exc))
         except LockError as exc:
             fail(EXIT_LOCKED, str(exc))
@@ -94,25 +104,30 @@ def main(ctx: click.Context, config_value: str | None, quiet: bool) -> None:
     Example:
       digest --config feeds.yaml run
     """
-    ctx.obj = Context(config_value, quiet)
+    # A program embedding digest (its tests, say) may hand in a clock as the context object.
+    ctx.obj = Context(config_value, quiet, clock=ctx.obj if callable(ctx.obj) else None)
 
 
 @main.command(epilog="Example: digest run   (from cron: digest --quiet run)")
+@click.option("--force", is_flag=True,
+              help="Make and send the issue now, whatever the schedule and min_posts say.")
 @click.pass_obj
 @guarded
-def run(obj: Context) -> int:
-    """Fetch the feeds, make the next issue if there is news, and deliver it.
+def run(obj: Context, force: bool) -> int:
+    """Fetch the feeds, make the next issue if there is news and it is due, and deliver it.
 
     Safe to run as often as you like: it first finishes any issue a crash left unfinished, never
-    sends an issue twice, and makes a new issue only from posts no issue has had yet.
+    sends an issue twice, makes a new issue only from posts no issue has had yet, and with a
+    schedule makes at most one issue per period.
     """
     settings = obj.settings
-    report = pipeline.run(settings, obj.deps())
+    report = pipeline.run(settings, obj.deps(), force=force)
     for line in output.run_lines(settings, report):
         obj.say(line)
     for line in output.trouble_lines(report):
         click.echo(line, err=True)
-    trouble = report.feed_errors or report.failed_deliveries or report.subscribers.errors
+    trouble = report.feed_errors or report.failed_deliveries or report.subscribers.errors or (
+        report.notice is not None and report.notice.failed)
     return EXIT_TROUBLE if trouble else EXIT_OK
 
 
@@ -137,15 +152,22 @@ def fetch(obj: Context) -> int:
 @main.command(epilog="Example: digest preview --out preview/")
 @click.option("--out", "out_dir", default="preview", show_default=True, metavar="DIR",
               type=click.Path(file_okay=False, path_type=Path), help="Folder for the files.")
+@click.option("--issue", "issue_id", type=int, metavar="N",
+              help="Write the stored issue N (a draft, say) exactly as stored.")
 @click.pass_obj
 @guarded
-def preview(obj: Context, out_dir: Path) -> int:
+def preview(obj: Context, out_dir: Path, issue_id: int | None) -> int:
     """Write the next issue as digest.html, digest.txt and digest.eml. Changes nothing.
 
-    The feeds are fetched into a throw-away copy of the store, so what you see is what the next
-    `digest run` would send now.
+    With an open draft, that draft is the next issue. Otherwise the feeds are fetched into a
+    throw-away copy of the store, so what you see is what the next `digest run` would send now.
     """
+    from digest.cli_drafts import open_draft, preview_stored, stored_issue
+
     settings = obj.settings
+    stored = open_draft(settings) if issue_id is None else stored_issue(settings, issue_id)
+    if stored is not None:
+        return preview_stored(obj, stored, out_dir)
     deps = obj.deps(show_progress=False)
     draft, why = pipeline.draft_next(settings, deps, pipeline.preview_recipient(settings))
     if draft is None:
@@ -171,7 +193,13 @@ def send(obj: Context, to_address: str | None, retry_failed: bool) -> int:
     if to_address:
         return _send_test(obj, settings, to_address)
     reports = pipeline.send(settings, obj.deps(), retry_failed=retry_failed)
-    if not reports:
+    from digest.cli_drafts import open_draft
+
+    waiting = None if reports else open_draft(settings)
+    if waiting is not None:
+        obj.say(f"Nothing to send: issue {waiting.id} is a draft awaiting approval "
+                f"(`digest approve {waiting.id}`).")
+    elif not reports:
         obj.say("Nothing to send: every issue is delivered.")
     for report in reports:
         obj.say(output.delivery_line(report))
@@ -179,11 +207,15 @@ def send(obj: Context, to_address: str | None, retry_failed: bool) -> int:
 
 
 def _send_test(obj: Context, settings: Settings, to_address: str) -> int:
+    from digest.cli_drafts import as_draft, open_draft
     from digest.subscribers import validate_email
 
     address = validate_email(to_address)
     deps = obj.deps(show_progress=False)
-    draft, why = pipeline.draft_next(settings, deps, pipeline.preview_recipient(settings, address))
+    recipient = pipeline.preview_recipient(settings, address)
+    stored = open_draft(settings)  # the open draft is the next issue, as stored
+    draft, why = ((as_draft(settings, stored, recipient), "") if stored is not None
+                  else pipeline.draft_next(settings, deps, recipient))
     if draft is None:
         obj.say(f"No issue to send: {why}.")
         return EXIT_OK
@@ -206,3 +238,16 @@ from digest.cli_admin import issues, status, subscribers  # noqa: E402  (command
 main.add_command(subscribers)
 main.add_command(issues)
 main.add_command(status)
+
+from digest.cli_check import check  # noqa: E402
+
+main.add_command(check)
+
+from digest.cli_unsubscribe import unsubscribe  # noqa: E402
+
+main.add_command(unsubscribe)
+
+from digest.cli_drafts import approve, draft  # noqa: E402
+
+main.add_command(draft)
+main.add_command(approve)

@@ -9,8 +9,19 @@ from typing import Any
 from urllib.parse import unquote
 
 from digest import yamlpos
+from digest.config_signing import (
+    digest_section,
+    dkim,
+    dkim_selector,
+    env_secret,
+    key_env_name,
+    key_file,
+    mailto,
+    unsubscribe_page,
+)
 from digest.config_values import (
     address,
+    address_list,
     block_text,
     boolean,
     choice,
@@ -24,6 +35,7 @@ from digest.config_values import (
     path,
     positive,
     resolve,
+    schedule,
     split_url,
     subject,
     unsubscribe,
@@ -31,7 +43,17 @@ from digest.config_values import (
 )
 from digest.config_walk import Check, Ctx, Field, Invalid, Reported, Taken, Where, run_check, take
 from digest.models import Feed
-from digest.settings import DigestSettings, FetchSettings, SenderSettings, Settings, SmtpSettings
+from digest.settings import (
+    API_BASE_URLS,
+    API_BATCH_LIMITS,
+    ApiKind,
+    ApiSettings,
+    FetchSettings,
+    MostDiscussedSettings,
+    SenderSettings,
+    Settings,
+    SmtpSettings,
+)
 
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 _DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -49,10 +71,21 @@ def settings(ctx: Ctx, root: yamlpos.Node, config_file: Path) -> Settings:
     if not isinstance(root, yamlpos.MappingNode):
         raise Invalid("expected key: value pairs at the top level (digest:, feeds:, ...), got "
                       f"{yamlpos.describe(root)}")
-    values = take(ctx, root, Where("", yamlpos.line(root)), "").values
+    taken = take(ctx, root, Where("", yamlpos.line(root)), "")
+    _check_approval(ctx, taken)
+    values = taken.values
     values.setdefault("store", ctx.base / "digest.sqlite3")
     values.setdefault("sender", SenderSettings(outbox=ctx.base / "outbox"))
+    values["secret"] = env_secret(ctx)
     return Settings(path=config_file, **values)
+
+
+def _check_approval(ctx: Ctx, taken: Taken) -> None:
+    if taken.values.get("approval") == "required" and not taken.values.get("editors"):
+        ctx.report(taken.line("editors", taken.line("approval", 0)) or None, "editors",
+                   "required when approval is required: list the addresses that get each draft "
+                   "to approve (editors: [editor@example.org])")
+        raise Reported
 
 
 def feeds(ctx: Ctx, node: yamlpos.Node, where: Where) -> tuple[Feed, ...]:
@@ -144,13 +177,69 @@ def sender(ctx: Ctx, node: yamlpos.Node, where: Where) -> SenderSettings:
     values.setdefault("outbox", ctx.base / "outbox")
     kind = values.get("kind", "outbox")
     smtp_taken: Taken | None = values.pop("smtp", None)
+    apis: dict[str, Taken] = {k: values.pop(k) for k in _API_SECRET if k in values}
     if kind == "smtp" and smtp_taken is None:
         ctx.report(taken.line("kind", where.line), f"{where.key}.smtp",
                    "required when kind is smtp; add an smtp: section with at least host:")
         raise Reported
+    if kind in _API_SECRET and kind not in apis:
+        needs = _API_SECRET[kind] + (" and domain" if kind == "mailgun" else "")
+        ctx.report(taken.line("kind", where.line), f"{where.key}.{kind}",
+                   f"required when kind is {kind}; add a {kind}: section with at least {needs}:")
+        raise Reported
     if smtp_taken is not None:
         values["smtp"] = _smtp_settings(ctx, smtp_taken, f"{where.key}.smtp", kind == "smtp")
+    if kind in apis:
+        values["api"] = _api_settings(ctx, apis[kind], kind, f"{where.key}.{kind}")
     return SenderSettings(**values)
+
+
+# Mail APIs: the key naming the environment variable that holds each provider's secret.
+_API_SECRET = {"postmark": "token_env", "sendgrid": "api_key_env", "mailgun": "api_key_env"}
+
+
+def _api_section(kind: str) -> Check:
+    def check(ctx: Ctx, node: yamlpos.Node, where: Where) -> Taken:
+        return take(ctx, node, where, f"sender.{kind}")
+
+    return check
+
+
+def _api_settings(ctx: Ctx, taken: Taken, kind: ApiKind, key: str) -> ApiSettings:
+    """The section of the chosen API, its secret read from the environment (never echoed)."""
+    values = dict(taken.values)
+    secret = _API_SECRET[kind]
+    name = values.pop(secret)
+    token = ctx.env.get(name)
+    if not token:
+        state = "is empty" if name in ctx.env else "is not set"
+        what = "server token" if kind == "postmark" else "API key"
+        ctx.report(taken.line(secret, 0) or None, f"{key}.{secret}",
+                   f"the environment variable {name} {state}; it must hold the {what} of your "
+                   f"{kind} account")
+        raise Reported
+    limit = API_BATCH_LIMITS[kind]
+    values["batch_size"] = min(values.get("batch_size", limit), limit)  # the provider's cap
+    values.setdefault("base_url", API_BASE_URLS[kind])
+    return ApiSettings(kind=kind, token=token, token_env=name, **values)
+
+
+def api_base_url(ctx: Ctx, node: yamlpos.Node, where: Where) -> str:
+    """The provider's API root; plain http only on this machine (it would expose the key)."""
+    value = http_url(ctx, node, where).rstrip("/")
+    parts = split_url(value)
+    if parts is not None and parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
+        raise Invalid(f"expected an https:// URL (http:// would send the key unencrypted; it is "
+                      f"allowed for localhost only), got {yamlpos.describe(node)}")
+    return value
+
+
+def _api_keys(secret: str, **more: Field) -> dict[str, Field]:
+    return {secret: Field(env_name, required=True), **more,
+            "base_url": Field(api_base_url), "batch_size": Field(whole(1)),
+            "timeout": Field(positive("seconds")), "connections": Field(whole(1)),
+            "rate_per_second": Field(optional(positive("messages per second"))),
+            "max_per_hour": Field(optional(whole(1)))}
 
 
 def smtp(ctx: Ctx, node: yamlpos.Node, where: Where) -> Taken:
@@ -205,13 +294,17 @@ def _smtp_settings(ctx: Ctx, taken: Taken, key: str, need_password: bool) -> Smt
 
 SECTIONS: dict[str, dict[str, Field]] = {
     "": {
-        "digest": Field(_section(DigestSettings, "digest"), required=True),
+        "digest": Field(digest_section, required=True),
         "feeds": Field(feeds, required=True),
         "subscribers": Field(optional(path)),
         "store": Field(path),
         "templates": Field(optional(templates_dir)),
         "fetch": Field(_section(FetchSettings, "fetch")),
         "sender": Field(sender),
+        "dkim": Field(dkim),
+        "schedule": Field(optional(schedule)),
+        "approval": Field(choice("required", "auto")),
+        "editors": Field(address_list),
     },
     "digest": {
         "title": Field(line_text, required=True),
@@ -222,8 +315,17 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "max_posts": Field(whole(1)),
         "summary_words": Field(whole(5)),
         "unsubscribe": Field(optional(unsubscribe)),
+        "unsubscribe_url": Field(optional(unsubscribe_page)),
+        "unsubscribe_mailto": Field(optional(mailto)),
         "reply_to": Field(optional(address)),
         "language": Field(language),
+        "min_posts": Field(whole(1)),
+        "layout": Field(choice("merged", "sections")),
+        "most_discussed": Field(_section(MostDiscussedSettings, "digest.most_discussed")),
+    },
+    "digest.most_discussed": {
+        "enabled": Field(boolean),
+        "size": Field(whole(1)),
     },
     "feeds[]": {
         "url": Field(feed_url, required=True),
@@ -236,13 +338,25 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "max_redirects": Field(whole(0)),
         "concurrency": Field(whole(1, unit="requests at once")),
     },
+    "dkim": {
+        "domain": Field(hostname, required=True),
+        "selector": Field(dkim_selector, required=True),
+        "private_key_file": Field(key_file),
+        "private_key_env": Field(key_env_name),
+    },
     "sender": {
-        "kind": Field(choice("outbox", "smtp")),
+        "kind": Field(choice("outbox", "smtp", "postmark", "sendgrid", "mailgun")),
         "outbox": Field(path),
         "max_attempts": Field(whole(1)),
         "bounce_after": Field(whole(1)),
         "smtp": Field(smtp),
+        "postmark": Field(_api_section("postmark")),
+        "sendgrid": Field(_api_section("sendgrid")),
+        "mailgun": Field(_api_section("mailgun")),
     },
+    "sender.postmark": _api_keys("token_env", message_stream=Field(optional(line_text))),
+    "sender.sendgrid": _api_keys("api_key_env"),
+    "sender.mailgun": _api_keys("api_key_env", domain=Field(hostname, required=True)),
     "sender.smtp": {
         "host": Field(hostname, required=True),
         "port": Field(whole(1, 65535)),

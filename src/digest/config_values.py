@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from digest import schedule as schedules
 from digest import yamlpos
-from digest.config_walk import Check, Ctx, Invalid, Where
+from digest.config_walk import Check, Ctx, Invalid, Reported, Where, run_check
 from digest.yamlpos import Node, ScalarNode
 
 SUBJECT_PLACEHOLDERS = ("title", "date", "count", "first_post")
@@ -254,3 +255,38 @@ def _is_ip(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def schedule(ctx: Ctx, node: Node, where: Where) -> schedules.Schedule:
+    """When issues go out, e.g. "weekly monday 08:00 Europe/London"."""
+    value = _text(node, f"a schedule such as {schedules.EXAMPLE}")
+    try:
+        return schedules.parse(value)
+    except schedules.ScheduleSyntaxError as exc:
+        raise Invalid(str(exc)) from exc
+
+
+def address_list(ctx: Ctx, node: Node, where: Where) -> tuple[str, ...]:
+    """Email addresses, one per "- " line (a single address alone is a list of one)."""
+    if isinstance(node, ScalarNode) and not yamlpos.is_null(node):
+        return (address(ctx, node, where),)
+    if not isinstance(node, yamlpos.SequenceNode):
+        raise Invalid('expected a list of email addresses, each line starting with "- ", got '
+                      f"{yamlpos.describe(node)}")
+    result: list[str] = []
+    seen: dict[str, Where] = {}
+    for index, item in enumerate(node.value):
+        item_where = Where(f"{where.key}[{index}]", yamlpos.line(item))
+        ok, value = run_check(ctx, address, item, item_where)
+        if not ok:
+            continue
+        parsed = parse_address(value)
+        bare = parsed.addr_spec.lower() if parsed is not None else value.lower()
+        first = seen.setdefault(bare, item_where)
+        if first is not item_where:
+            ctx.report(item_where.line, item_where.key,
+                       f"the same address as {first.key} on line {first.line}; list it once")
+        result.append(value)
+    if len(result) < len(node.value) or len(seen) < len(result):
+        raise Reported
+    return tuple(result)

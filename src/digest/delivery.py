@@ -29,7 +29,7 @@ from digest.message import MessageTemplate, make_message_id
 from digest.models import Delivery, Issue, Outgoing, Recipient, SendResult
 from digest.progress import Progress
 from digest.ratelimit import TokenBucket
-from digest.senders import SenderFactory
+from digest.senders import ContentSender, Sender, SenderFactory
 
 
 class Ledger(Protocol):
@@ -72,6 +72,9 @@ class DeliveryOptions:
     record_every: int = 200  # record results once this many are waiting ...
     record_interval: float = 0.2  # ... or this many seconds have passed
     max_unrecorded: int = 500  # the crash bound: sent or in flight but not yet recorded
+    # Build each recipient's MIME message. Off for mail APIs: they send the issue's content with
+    # each recipient's values (Outgoing.recipient_values) and never read the bytes.
+    mime: bool = True
 
     def __post_init__(self) -> None:
         for name in ("connections", "max_attempts", "bounce_after", "page_size",
@@ -127,7 +130,9 @@ class _Run:
     progress: Progress | None
 
     def __post_init__(self) -> None:
-        self.channels = Channels(queue.Queue(maxsize=self.opt.connections * 40))
+        # Room for the whole unrecorded window, so batch senders can fill their batches.
+        size = max(self.opt.connections * 40, self.opt.max_unrecorded)
+        self.channels = Channels(queue.Queue(maxsize=size))
         self.stop = self.channels.stop
         self.unrecorded: list[SendResult] = []
         self.outstanding = 0  # handed to workers (or failed locally), not yet recorded
@@ -162,12 +167,24 @@ class _Run:
         bucket = TokenBucket(rate, clock=self.monotonic, sleep=self.sleep) if rate else None
         retry = Retry(opt.max_attempts, opt.backoff_base, opt.backoff_cap)
         threads = []
+        factory = self._prepared(sender_factory)
         for i in range(opt.connections):
             worker = Worker(self.channels, retry, bucket, self.sleep, self.monotonic)
-            threads.append(threading.Thread(target=worker.run, args=(sender_factory,),
+            threads.append(threading.Thread(target=worker.run, args=(factory,),
                                             daemon=True, name=f"digest-send-{i}"))
             threads[-1].start()
         return threads
+
+    def _prepared(self, sender_factory: SenderFactory) -> SenderFactory:
+        """Senders that send the issue's content themselves get it before the first batch."""
+
+        def make() -> Sender:
+            sender = sender_factory()
+            if isinstance(sender, ContentSender):
+                sender.prepare(self.issue, self.template)
+            return sender
+
+        return make
 
     def _report(self, skipped: int, stopped: str | None) -> DeliveryReport:
         finished = False
@@ -224,13 +241,15 @@ class _Run:
         message_id = make_message_id(self.issue.id, row.subscriber_id, self.template.from_addr)
         recipient = self.recipient_for(row)
         try:
-            data = self.template.personalize(recipient, message_id=message_id)
+            data = (self.template.personalize(recipient, message_id=message_id)
+                    if self.opt.mime else b"")
         except PermanentSendError as exc:  # an address no server could take
             self.outstanding += 1
             self.unrecorded.append(SendResult(row.id, "permanent", reply=str(exc),
                                               message_id=message_id))
             return None
-        return Job(Outgoing(row.id, self.envelope_from, recipient.email, data, message_id))
+        return Job(Outgoing(row.id, self.envelope_from, recipient.email, data, message_id,
+                            recipient_values=recipient))
 
     def _put(self, job: Job) -> None:
         while not self.stop.is_set():

@@ -13,13 +13,14 @@ import itertools
 import queue
 import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from digest.errors import SendError
 from digest.models import Outgoing, SendResult
 from digest.ratelimit import TokenBucket
-from digest.senders import SendAborted, Sender, SenderFactory
+from digest.senders import ContentSender, SendAborted, Sender, SenderFactory
 
 
 @dataclass(frozen=True)
@@ -70,16 +71,22 @@ class Worker:
     _retries: list[tuple[float, int, Job]] = field(default_factory=list)
     _order: itertools.count[int] = field(default_factory=itertools.count)
     _rng: random.Random = field(default_factory=random.Random)
+    # A mail API charges a request per batch: wait this long (seconds) for a batch to fill.
+    fill_wait: float = 2.0
 
     def run(self, sender_factory: SenderFactory) -> None:
         sender: Sender | None = None
         try:
             sender = sender_factory()
-            size = 1 if self.bucket else sender.max_batch  # a rate limit paces single messages
+            whole = isinstance(sender, ContentSender)  # one request per batch: keep them full
+            # A rate limit paces single messages, except where a batch is one request.
+            size = 1 if self.bucket and not whole else sender.max_batch
             while not self.channels.stop.is_set():
                 batch = self._next_batch(size)
                 if batch is None:
                     return
+                if batch and whole and len(batch) < size:
+                    self._fill(batch, size)
                 if batch:
                     self._send(sender, batch)
         except BaseException as exc:
@@ -111,6 +118,17 @@ class Worker:
             return [inbox.get(timeout=0.05)]
         except queue.Empty:
             return []
+
+    def _fill(self, batch: list[Job], size: int) -> None:
+        """Wait for more messages until the batch is full, all are fed, or fill_wait passes."""
+        channels = self.channels
+        deadline = time.monotonic() + self.fill_wait  # real time: inbox.get waits in real time
+        while len(batch) < size and not channels.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or (channels.fed_all.is_set() and channels.inbox.empty()):
+                return
+            with contextlib.suppress(queue.Empty):
+                batch.append(channels.inbox.get(timeout=min(0.05, left)))
 
     def _send(self, sender: Sender, batch: list[Job]) -> None:
         if self.bucket:

@@ -7,6 +7,7 @@
      ├── LockError              another run holds the lock (a StoreError)
      ├── RenderError            a template is missing or uses an unknown variable
      ├── SubscriberError        bad subscriber input (CSV line, address)
+     ├── TokenError             a signed token is forged, altered, expired or malformed
      └── SendError              a message could not be handed over
           ├── TemporarySendError  worth retrying (4xx, timeout, dropped connection)
           └── PermanentSendError  not worth retrying for this address (5xx)
@@ -61,6 +62,10 @@ class RenderError(DigestError):
 
 class SubscriberError(DigestError):
     """Bad subscriber input."""
+
+
+class TokenError(DigestError):
+    """A signed token (an unsubscribe or confirmation link) cannot be trusted."""
 
 
 class SendError(DigestError):

@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -182,11 +183,15 @@ class MessageTemplate:
     body: tuple[bytes, ...]  # the encoded body; b"" where a token goes
     slots: tuple[tuple[Slot, tuple[int, ...]], ...]  # each token and where it goes in body
     unsubscribe_mailto: str | None
+    # Signs a finished message (DKIM): it gets the final bytes and returns them with a header
+    # in front, so nothing after it may change a byte.
+    sign: Callable[[bytes], bytes] | None = None
 
     @classmethod
     def build(cls, rendered: RenderedIssue, *, from_addr: str, list_id: str,
               reply_to: str | None, date: datetime,
-              list_unsubscribe_mailto: str | None) -> MessageTemplate:
+              list_unsubscribe_mailto: str | None,
+              sign: Callable[[bytes], bytes] | None = None) -> MessageTemplate:
         from_name, from_bare = _split_address(from_addr, "from")
         if list_unsubscribe_mailto is not None and not (
                 list_unsubscribe_mailto.startswith("mailto:")
@@ -212,7 +217,7 @@ class MessageTemplate:
                 places.setdefault(seg, []).append(i)
         return cls(from_bare, head, tuple(b"" if isinstance(s, tuple) else s for s in body),
                    tuple((slot, tuple(at)) for slot, at in places.items()),
-                   list_unsubscribe_mailto)
+                   list_unsubscribe_mailto, sign)
 
     def personalize(self, recipient: Recipient, *, message_id: str) -> bytes:
         """The complete message for one recipient, CRLF line endings."""
@@ -224,9 +229,10 @@ class MessageTemplate:
             value = qp_value(html.escape(raw[token]) if in_html else raw[token])
             for i in places:
                 body[i] = value
-        return b"".join([self.head, format_to(clean_header_text(recipient.name), recipient.email),
+        data = b"".join([self.head, format_to(clean_header_text(recipient.name), recipient.email),
                          b"Message-ID: " + message_id.encode("ascii") + CRLF,
                          self._list_unsubscribe(recipient.unsubscribe_url), *body])
+        return self.sign(data) if self.sign else data
 
     def _list_unsubscribe(self, url: str) -> bytes:
         uris = []

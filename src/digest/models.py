@@ -17,11 +17,13 @@ TOKENS = (TOKEN_NAME, TOKEN_EMAIL, TOKEN_UNSUBSCRIBE)
 
 CommentsMode = Literal["feed", "fetch"]
 FetchStatus = Literal["ok", "not_modified", "error"]
-SubscriberStatus = Literal["active", "unsubscribed", "bounced"]
+SubscriberStatus = Literal["active", "unsubscribed", "bounced", "complained"]
 # failed: temporary trouble outlasted the attempts; retried by the next run or send --retry-failed.
 # rejected: the server refused for good (5xx). skipped: not active any more when its turn came.
 DeliveryStatus = Literal["pending", "sent", "failed", "rejected", "skipped"]
-IssueStatus = Literal["sending", "sent"]
+# draft: made, posts reserved, editable; approved: frozen until edited again; sending: its
+# delivery rows exist; sent: no row left pending.
+IssueStatus = Literal["draft", "approved", "sending", "sent"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,32 @@ class StoredPost:
 
 
 @dataclass(frozen=True)
+class CommentChange:
+    """A post's comment count at two instants, as the store's history knows it."""
+
+    post: StoredPost
+    before: int | None  # the last count recorded at or before the first instant; None: unknown
+    after: int | None  # the last count recorded at or before the second instant
+
+
+@dataclass(frozen=True)
+class DiscussedPost:
+    """A post from an earlier issue that gained comments since the previous issue."""
+
+    post: Post
+    gained: int  # comments added since the previous issue, > 0
+
+
+@dataclass(frozen=True)
+class Section:
+    """One feed's posts, when an issue is laid out in a section per feed."""
+
+    name: str
+    feed_url: str
+    posts: tuple[Post, ...]  # newest first
+
+
+@dataclass(frozen=True)
 class IssuePlan:
     """What compose decided the next issue holds. Pure data, nothing rendered."""
 
@@ -91,6 +119,11 @@ class IssuePlan:
     subject: str
     intro_markdown: str
     created_at: datetime
+    # layout "sections": the shown posts grouped by feed, in config order (posts holds the same
+    # posts in the same order); empty for one merged list.
+    sections: tuple[Section, ...] = ()
+    discussed: tuple[DiscussedPost, ...] = ()  # "most discussed": posts from earlier issues
+    discussed_heading: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,6 +150,17 @@ class Issue:
     status: IssueStatus
     post_keys: tuple[str, ...]
     sent_at: datetime | None = None
+    # Drafts and approval. Issues made before drafts existed have no plan and no hashes.
+    plan: IssuePlan | None = None  # what it was rendered from: an edit re-renders this plan
+    preheader: str = ""
+    shown_count: int = 0  # posts shown in the HTML
+    warnings: tuple[str, ...] = ()  # from rendering
+    intro_edited: bool = False  # an editor wrote the intro (kept when the draft is rebuilt)
+    subject_edited: bool = False
+    content_hash: str | None = None  # sha256 of subject, HTML and text as stored
+    approved_hash: str | None = None  # content_hash when approved: what sending must match
+    approved_at: datetime | None = None
+    editors_notified_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +194,7 @@ class Delivery:
     last_error: str | None = None
     message_id: str | None = None
     sent_at: datetime | None = None
+    content_hash: str | None = None  # the approved hash of the issue when the row was made
 
 
 @dataclass(frozen=True)
@@ -161,6 +206,9 @@ class Outgoing:
     recipient: str
     data: bytes  # the complete RFC 5322 message, CRLF line endings
     message_id: str
+    # The values behind the message, for senders that fill them in themselves (mail APIs send
+    # the issue once per request with each recipient's values); such senders may get data=b"".
+    recipient_values: Recipient | None = None
 
 
 SendOutcome = Literal["sent", "temporary", "permanent"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from digest.delivery import DeliveryReport
+from digest.drafts import short_hash
 from digest.models import FetchOutcome
 from digest.pipeline import Draft, RunReport
 from digest.settings import Settings
@@ -58,12 +59,27 @@ def run_lines(settings: Settings, report: RunReport) -> Iterator[str]:
               f"({len(report.issue.post_keys)} posts)"
     elif report.nothing_new:
         yield f"No new issue: {report.nothing_new}."
+    if report.awaiting is not None:
+        yield from awaiting_lines(report)
     for delivery in report.deliveries:
         yield delivery_line(delivery)
     if report.deliveries:
         yield f"Messages {sender_where(settings)}"
     elif report.issue is None:
         yield "Nothing was sent."
+
+
+def awaiting_lines(report: RunReport) -> Iterator[str]:
+    issue = report.awaiting
+    assert issue is not None
+    yield (f"Issue {issue.id} is a draft awaiting approval (content "
+           f"{short_hash(issue.content_hash)}); approve it with: digest approve {issue.id}")
+    notice = report.notice
+    if notice is not None and notice.emailed:
+        yield f"Editors emailed a preview: {', '.join(notice.emailed)}"
+    elif notice is None and issue.editors_notified_at is not None:
+        when = issue.editors_notified_at.strftime("%Y-%m-%d %H:%M UTC")
+        yield f"Editors were emailed a preview on {when}; nothing is sent until it is approved"
 
 
 def trouble_lines(report: RunReport) -> Iterator[str]:
@@ -74,6 +90,8 @@ def trouble_lines(report: RunReport) -> Iterator[str]:
     if report.failed_deliveries:
         yield (f"digest: {report.failed_deliveries} deliveries failed; `digest issues` shows "
                "them, the next run retries temporary failures")
+    for failure in report.notice.failed if report.notice else ():
+        yield f"digest: draft preview not sent to editor {failure}; the next run tries again"
 
 
 def draft_lines(draft: Draft) -> Iterator[str]:
@@ -94,7 +112,8 @@ def issue_line(summary: IssueSummary) -> str:
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()) if n)
     when = summary.created_at.strftime("%Y-%m-%d %H:%M UTC")
     counts = counts or "no deliveries"
-    return f"#{summary.id}  {when}  {summary.status:<8} {summary.subject}  [{counts}]"
+    line = f"#{summary.id}  {when}  {summary.status:<8} {summary.subject}  [{counts}]"
+    return line + (f"  content {short_hash(summary.content_hash)}" if summary.content_hash else "")
 
 
 def status_lines(summary: IssueSummary) -> Iterator[str]:

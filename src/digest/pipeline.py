@@ -6,6 +6,7 @@ Every concrete dependency (clock, HTTP transport, sender factory, progress outpu
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,17 +16,37 @@ from pathlib import Path
 
 import httpx
 
-from digest import addressing
-from digest.compose import nothing_new_message, plan_issue
+from digest import addressing, drafts
+from digest import schedule as schedules
+from digest.compose import History, nothing_new_message, plan_issue, too_few_message
 from digest.delivery import DeliveryOptions, DeliveryReport, deliver
+from digest.dkimsign import DkimSigner, KeyProblem
+from digest.drafts_notice import (
+    Notice,
+    approve_link,
+    editor_copy,
+    editor_messages,
+    editor_note,
+    hand_over,
+)
+from digest.errors import ConfigError
 from digest.feeds import fetch_feeds
 from digest.lock import run_lock
 from digest.message import MessageTemplate, make_message_id
-from digest.models import FetchOutcome, Issue, Outgoing, Recipient, RenderedIssue, Subscriber
+from digest.models import (
+    CommentChange,
+    FetchOutcome,
+    Issue,
+    IssuePlan,
+    Outgoing,
+    Recipient,
+    RenderedIssue,
+    Subscriber,
+)
 from digest.progress import Progress
 from digest.render import Renderer, personalize
 from digest.senders import SenderFactory
-from digest.settings import Settings
+from digest.settings import API_BATCH_LIMITS, Settings
 from digest.store import ImportReport, Store
 from digest.subscribers import parse_csv
 
@@ -55,6 +76,8 @@ class RunReport:
     nothing_new: str | None = None
     deliveries: tuple[DeliveryReport, ...] = ()
     warnings: tuple[str, ...] = ()
+    awaiting: Issue | None = None  # a draft waiting for the editors' approval
+    notice: Notice | None = None  # the editors were emailed a preview of it in this run
 
     @property
     def feed_errors(self) -> tuple[FetchOutcome, ...]:
@@ -94,6 +117,18 @@ def import_csv(path: Path, store: Store) -> SubscriberImport:
 
 def delivery_options(settings: Settings, *, include_failed: bool = False) -> DeliveryOptions:
     sender = settings.sender
+    api = sender.api if sender.kind in ("postmark", "sendgrid", "mailgun") else None
+    if api is not None:
+        # Each request carries a whole batch: the window of unrecorded messages must hold one
+        # batch per connection and the next, so batches go out full (the crash bound grows to
+        # match: a request in flight at a crash may be sent again).
+        batch = min(api.batch_size, API_BATCH_LIMITS[api.kind])
+        return DeliveryOptions(
+            connections=api.connections, max_attempts=sender.max_attempts,
+            bounce_after=sender.bounce_after, rate_per_second=api.rate_per_second,
+            max_per_hour=api.max_per_hour, include_failed=include_failed,
+            page_size=max(500, batch), max_unrecorded=(api.connections + 1) * batch,
+            record_every=batch, mime=False)
     smtp = sender.smtp if sender.kind == "smtp" else None
     if smtp is None:
         return DeliveryOptions(connections=1, max_attempts=sender.max_attempts,
@@ -119,13 +154,26 @@ def message_template(settings: Settings, issue_subject: str, html: str, text: st
         list_id=addressing.list_id(digest),
         reply_to=digest.reply_to,
         date=date,
-        list_unsubscribe_mailto=addressing.unsubscribe_mailto(digest),
+        list_unsubscribe_mailto=addressing.list_unsubscribe_mailto(digest),
+        sign=dkim_signer(settings),
     )
+
+
+def dkim_signer(settings: Settings) -> DkimSigner | None:
+    """The DKIM signer the config asks for: every message, test copy and preview is signed."""
+    dkim = settings.dkim
+    if dkim is None:
+        return None
+    try:
+        return DkimSigner.from_pem(dkim.domain, dkim.selector, dkim.private_key)
+    except KeyProblem as exc:
+        raise ConfigError(f"the DKIM key cannot be used: {exc}", key="dkim") from exc
 
 
 def deliver_issue(settings: Settings, store: Store, issue: Issue, deps: Deps, *,
                   include_failed: bool = False) -> DeliveryReport:
     """Work through the issue's pending (and, if asked, failed) ledger rows."""
+    drafts.check_unchanged(issue)
     template = message_template(settings, issue.subject, issue.html, issue.text, deps.clock())
     digest = settings.digest
     return deliver(
@@ -135,7 +183,7 @@ def deliver_issue(settings: Settings, store: Store, issue: Issue, deps: Deps, *,
         deps.sender_factory,
         options=delivery_options(settings, include_failed=include_failed),
         recipient_for=lambda d: addressing.recipient_for(
-            digest, Subscriber(id=d.subscriber_id, email=d.email, name=d.name)),
+            digest, Subscriber(id=d.subscriber_id, email=d.email, name=d.name), settings.secret),
         envelope_from=addressing.envelope_from(digest.from_addr),
         clock=deps.clock,
         progress=deps.progress,
@@ -152,35 +200,85 @@ def finish_earlier(settings: Settings, store: Store, deps: Deps, *,
     return reports
 
 
-def run(settings: Settings, deps: Deps) -> RunReport:
-    """The cron job: finish what is pending, fetch, make the next issue if there is news,
-    send it."""
+def run(settings: Settings, deps: Deps, *, force: bool = False) -> RunReport:
+    """The cron job: finish what is pending, fetch, make the next issue if there is news and it
+    is due (schedule, min_posts; ``force`` ignores both), send it."""
     with run_lock(settings.store), Store.open(settings.store) as store:
         subscribers = import_subscribers(settings, store)
         earlier = finish_earlier(settings, store, deps, retry_failed=True)
         outcomes, new = fetch_into(settings, store, deps)
         report = RunReport(tuple(outcomes), new, subscribers, deliveries=tuple(earlier))
-        issue, rendered = _make_issue(settings, store, deps.clock())
-        if issue is None:
-            return replace(report, nothing_new=nothing_new_message(store.last_issue()))
-        delivered = deliver_issue(settings, store, issue, deps)
-        return replace(report, issue=issue, deliveries=(*earlier, delivered),
-                       warnings=rendered.warnings if rendered else ())
+        # An open draft was due when it was made: it goes on to approval and sending.
+        held = None if force or store.open_draft() else held_back(settings, store, deps.clock())
+        if held is not None:
+            return replace(report, nothing_new=held)
+        return next_issue(settings, store, deps, report)
 
 
 def send(settings: Settings, deps: Deps, *, retry_failed: bool) -> list[DeliveryReport]:
-    """`digest send`: finish unfinished issues (and retry failed rows with retry_failed)."""
+    """`digest send`: start the approved draft, finish unfinished issues (and retry failed rows
+    with retry_failed)."""
     with run_lock(settings.store), Store.open(settings.store) as store:
+        drafts.start_approved(store)
         return finish_earlier(settings, store, deps, retry_failed=retry_failed)
 
 
-def _make_issue(settings: Settings, store: Store,
-                now: datetime) -> tuple[Issue | None, RenderedIssue | None]:
-    plan = plan_issue(store.unissued_posts(), store.last_issue(), settings.digest, now)
-    if plan is None:
-        return None, None
-    rendered = Renderer(settings.templates).render(plan, settings.digest)
-    return store.create_issue(plan.covered_keys, rendered, now), rendered
+def plan_next(settings: Settings, store: Store, now: datetime) -> IssuePlan | None:
+    """Compose the next issue from what the store holds now."""
+    previous = store.last_issue()
+    changes: tuple[CommentChange, ...] = ()
+    if settings.digest.most_discussed.enabled and previous is not None:
+        changes = tuple(store.comment_changes(previous.created_at, now))
+    history = History(sent_links=tuple(store.issued_links()), comment_changes=changes)
+    every = settings.schedule.every if settings.schedule else None
+    return plan_issue(store.unissued_posts(), previous, settings.digest, now,
+                      feeds=settings.feeds, history=history, every=every)
+
+
+def held_back(settings: Settings, store: Store, now: datetime) -> str | None:
+    """Why no issue goes out now although there may be news: the schedule says it is not due
+    yet, or there are fewer new posts than min_posts. None: go ahead."""
+    if settings.schedule is not None:
+        previous = store.last_issue()
+        decision = schedules.decide(settings.schedule, now,
+                                    previous.created_at if previous else None)
+        if not decision.due:
+            when = schedules.describe(decision.next_at, settings.schedule.zone)
+            return f"next issue due at {when}"
+    return too_few_message(plan_next(settings, store, now), settings.digest.min_posts)
+
+
+def next_issue(settings: Settings, store: Store, deps: Deps, report: RunReport) -> RunReport:
+    """Draft the next issue (or take the open draft); send it once approved, else make sure the
+    editors have been emailed a preview of it, once."""
+    planner = functools.partial(plan_next, settings)
+    step = drafts.advance(settings, store, planner, Renderer(settings.templates), deps.clock())
+    issue = step.issue
+    warnings = issue.warnings if issue is not None and step.made else ()
+    report = replace(report, issue=issue, nothing_new=step.nothing_new, warnings=warnings)
+    if issue is None:
+        return report
+    if step.send:
+        delivered = deliver_issue(settings, store, issue, deps)
+        return replace(report, deliveries=(*report.deliveries, delivered))
+    notice = notify_editors(settings, store, issue, deps) if drafts.needs_notice(
+        settings, issue) else None
+    return replace(report, awaiting=issue, notice=notice)
+
+
+def notify_editors(settings: Settings, store: Store, issue: Issue, deps: Deps) -> Notice:
+    """Email each editor the draft as subscribers will get it, marked [DRAFT] with how to approve
+    it. Remembered once every copy is handed over, so later runs do not email again."""
+    now = deps.clock()
+    rendered = editor_copy(drafts.as_rendered(issue),
+                           editor_note(settings, issue, approve_link(settings, issue)))
+    template = message_template(settings, rendered.subject, rendered.html, rendered.text, now)
+    messages = editor_messages(settings, issue, template,
+                               functools.partial(preview_recipient, settings))
+    notice = hand_over(issue.id, messages, deps.sender_factory)
+    if not notice.failed:
+        store.mark_editors_notified(issue.id, now)
+    return notice
 
 
 # --- previews and test sends: the same path, on a throw-away copy of the store -------------------
@@ -215,7 +313,7 @@ def draft_next(settings: Settings, deps: Deps, recipient: Recipient) -> tuple[Dr
     with scratch_store(settings) as store:
         outcomes, _ = fetch_into(settings, store, deps)
         now = deps.clock()
-        plan = plan_issue(store.unissued_posts(), store.last_issue(), settings.digest, now)
+        plan = plan_next(settings, store, now)
         if plan is None:
             return None, nothing_new_message(store.last_issue())
         rendered = Renderer(settings.templates).render(plan, settings.digest)
@@ -224,7 +322,9 @@ def draft_next(settings: Settings, deps: Deps, recipient: Recipient) -> tuple[Dr
 
 def preview_recipient(settings: Settings, email: str | None = None) -> Recipient:
     address = email or addressing.envelope_from(settings.digest.from_addr)
-    return addressing.recipient_for(settings.digest, Subscriber(id=0, email=address, name=""))
+    # Subscriber 0 does not exist: a preview's unsubscribe link unsubscribes nobody.
+    return addressing.recipient_for(settings.digest, Subscriber(id=0, email=address, name=""),
+                                    settings.secret)
 
 
 def write_preview(settings: Settings, draft: Draft, out: Path, now: datetime) -> list[Path]:

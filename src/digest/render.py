@@ -24,6 +24,7 @@ from markdown_it.token import Token
 from markupsafe import Markup
 from premailer import Premailer
 
+from digest.discussed import view as discussed_view
 from digest.errors import RenderError
 from digest.models import (
     TOKEN_EMAIL,
@@ -73,6 +74,8 @@ class _Draft:
     context: dict[str, Any]
     views: tuple[PostView, ...]
     more_count: int
+    # layout "sections": (section number, feed name) of each view, in order
+    section_of: tuple[tuple[int, str], ...] = ()
 
 
 class Renderer:
@@ -147,13 +150,18 @@ class Renderer:
             "intro_text": html_to_text(intro_html),
             "recipient": {"name": TOKEN_NAME, "email": TOKEN_EMAIL,
                           "unsubscribe_url": TOKEN_UNSUBSCRIBE},
+            "discussed": tuple(discussed_view(item) for item in plan.discussed),
+            "discussed_heading": plan.discussed_heading,
         }
-        return _Draft(context, views, plan.more_count)
+        section_of = tuple((number, section.name)
+                           for number, section in enumerate(plan.sections) for _ in section.posts)
+        return _Draft(context, views, plan.more_count, section_of)
 
     def _render_with(self, draft: _Draft, count: int, subject: str) -> RenderedIssue:
         shown = draft.views[:count]
         context = dict(draft.context)
         context["posts"] = shown
+        context["sections"] = _sections(shown, draft.section_of)
         context["more_count"] = draft.more_count + len(draft.views) - count
         context["preheader"] = preheader([view.title for view in shown], context["title"],
                                          context["site_host"])
@@ -264,6 +272,15 @@ def _post_view(post: Post, words: int) -> PostView:
         summary_text=html_to_text(summary),
         truncated=truncated,
     )
+
+
+def _sections(views: Sequence[PostView],
+              section_of: Sequence[tuple[int, str]]) -> list[dict[str, Any]]:
+    """The shown posts grouped under their feeds' names; empty for one merged list."""
+    sections: dict[int, dict[str, Any]] = {}
+    for view, (number, name) in zip(views, section_of, strict=False):
+        sections.setdefault(number, {"name": name, "posts": []})["posts"].append(view)
+    return list(sections.values())
 
 
 def _adjust_intro_tokens(tokens: Sequence[Token], site_url: str) -> None:

@@ -110,7 +110,81 @@ _V1: Migration = (
     "CREATE INDEX deliveries_subscriber ON deliveries (subscriber_id)",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+# Drafts and approval. Widening the status CHECK means rebuilding the issues table (SQLite cannot
+# change a constraint in place); ``migrate`` runs with foreign keys off and checks them before it
+# commits, as SQLite's documented procedure for this asks.
+_V2: Migration = (
+    """
+    CREATE TABLE issues_v2 (
+        id INTEGER PRIMARY KEY,
+        subject TEXT NOT NULL,
+        html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'sending'
+            CHECK (status IN ('draft', 'approved', 'sending', 'sent')),
+        sent_at TEXT,
+        post_keys TEXT NOT NULL DEFAULT '[]',  -- JSON array, in the order the issue covers them
+        plan TEXT,  -- JSON of the IssuePlan it was rendered from; NULL before drafts existed
+        preheader TEXT NOT NULL DEFAULT '',
+        shown_count INTEGER NOT NULL DEFAULT 0,
+        warnings TEXT NOT NULL DEFAULT '[]',
+        intro_edited INTEGER NOT NULL DEFAULT 0,
+        subject_edited INTEGER NOT NULL DEFAULT 0,
+        content_hash TEXT,
+        approved_hash TEXT,
+        approved_at TEXT,
+        editors_notified_at TEXT
+    )
+    """,
+    """
+    INSERT INTO issues_v2 (id, subject, html, text, created_at, status, sent_at, post_keys)
+        SELECT id, subject, html, text, created_at, status, sent_at, post_keys FROM issues
+    """,
+    "DROP TABLE issues",
+    "ALTER TABLE issues_v2 RENAME TO issues",
+    # At most one open draft: every draft or approved row has the same indexed value.
+    """
+    CREATE UNIQUE INDEX issues_one_open_draft ON issues ((status IN ('draft', 'approved')))
+        WHERE status IN ('draft', 'approved')
+    """,
+    "ALTER TABLE deliveries ADD COLUMN content_hash TEXT",
+)
+
+# Web side and feed health: complaints as a subscriber status (with why and when a status
+# changed), when a failing feed's alert went out, and when each post was last seen in its feed (a
+# post that leaves the feed before its issue is sent is dropped from the draft).
+_V3: Migration = (
+    """
+    CREATE TABLE subscribers_v3 (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL,
+        email_norm TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'active'
+            CHECK (status IN ('active', 'unsubscribed', 'bounced', 'complained')),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        consecutive_rejections INTEGER NOT NULL DEFAULT 0,
+        status_reason TEXT,  -- e.g. "one-click unsubscribe", "postmark bounce: HardBounce"
+        status_changed_at TEXT
+    )
+    """,
+    """
+    INSERT INTO subscribers_v3 (id, email, email_norm, name, status, created_at, updated_at,
+                                consecutive_rejections)
+        SELECT id, email, email_norm, name, status, created_at, updated_at,
+               consecutive_rejections FROM subscribers
+    """,
+    "DROP TABLE subscribers",
+    "ALTER TABLE subscribers_v3 RENAME TO subscribers",
+    "CREATE INDEX subscribers_status ON subscribers (status)",
+    "ALTER TABLE feeds ADD COLUMN alerted_at TEXT",  # failure alert sent; NULL once recovered
+    "ALTER TABLE posts ADD COLUMN last_seen_at TEXT",
+    "UPDATE posts SET last_seen_at = updated_at",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -140,12 +214,19 @@ def migrate(conn: sqlite3.Connection, path: Path,
     The version is read again inside the transaction: another process may have migrated the
     file between our first look and taking the write lock.
     """
+    # A step may rebuild a table others refer to; the pragma is a no-op inside a transaction.
+    foreign_keys = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = check_version(conn, path, len(migrations))
         for step in migrations[version:]:
             for statement in step:
                 conn.execute(statement)
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise StoreError(f"{path}: migrating left {len(broken)} rows pointing at rows that "
+                             f"do not exist (first in table {broken[0][0]}); nothing was changed")
         if version < len(migrations):
             conn.execute(f"PRAGMA user_version = {len(migrations):d}")
         conn.execute("COMMIT")
@@ -153,6 +234,8 @@ def migrate(conn: sqlite3.Connection, path: Path,
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    finally:
+        conn.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
     return len(migrations)
 
 

@@ -7,10 +7,20 @@ from pathlib import Path
 from typing import Literal
 
 from digest.models import Feed
+from digest.schedule import Schedule
 
 SenderKind = Literal["outbox", "smtp", "postmark", "sendgrid", "mailgun"]
 ApiKind = Literal["postmark", "sendgrid", "mailgun"]
 SmtpSecurity = Literal["starttls", "ssl", "none"]
+Layout = Literal["merged", "sections"]
+
+
+@dataclass(frozen=True)
+class MostDiscussedSettings:
+    """The optional "most discussed" section: earlier posts that gained the most comments."""
+
+    enabled: bool = False
+    size: int = 3  # most posts listed
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,9 @@ class DigestSettings:
     unsubscribe_mailto: str | None = None
     reply_to: str | None = None
     language: str = "en"
+    min_posts: int = 1  # fewer new posts than this: no issue, they wait for a later one
+    layout: Layout = "merged"  # merged: one list, newest first; sections: one per feed
+    most_discussed: MostDiscussedSettings = field(default_factory=MostDiscussedSettings)
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,17 @@ class ApiSettings:
     connections: int = 2  # requests in flight at once
     rate_per_second: float | None = None
     max_per_hour: int | None = None
+    token_env: str = ""  # the variable the token came from, named when the provider refuses it
+
+
+# Most messages (postmark) or recipients (sendgrid, mailgun) one request may carry, per the
+# providers' documentation, and where each provider's API lives.
+API_BATCH_LIMITS: dict[str, int] = {"postmark": 500, "sendgrid": 1000, "mailgun": 1000}
+API_BASE_URLS: dict[str, str] = {
+    "postmark": "https://api.postmarkapp.com",
+    "sendgrid": "https://api.sendgrid.com",
+    "mailgun": "https://api.mailgun.net",
+}
 
 
 @dataclass(frozen=True)
@@ -102,3 +126,8 @@ class Settings:
     dkim: DkimSettings | None = None
     # DIGEST_SECRET from the environment: keys the HMAC of unsubscribe tokens. Never in repr.
     secret: bytes | None = field(default=None, repr=False)
+    schedule: Schedule | None = None  # None: an issue whenever there is something new
+    # required: a run drafts the issue, emails the editors a preview, and sends once approved.
+    # auto: a run drafts, approves and sends in one go.
+    approval: Literal["required", "auto"] = "auto"
+    editors: tuple[str, ...] = ()  # addresses as written ("Name <a@b>" or "a@b")

@@ -23,6 +23,7 @@ from digest import store_issues as issues
 from digest import store_subscribers as subs
 from digest.errors import StoreError
 from digest.models import (
+    CommentChange,
     Delivery,
     FetchOutcome,
     Issue,
@@ -33,10 +34,17 @@ from digest.models import (
     SubscriberStatus,
     Validators,
 )
-from digest.store_rows import FeedRow, ImportReport, IssueSummary, to_db
+from digest.store_rows import (
+    DraftContent,
+    FeedRow,
+    ImportReport,
+    IssueSummary,
+    subscriber_from_row,
+    to_db,
+)
 from digest.subscribers import SubscriberRow
 
-__all__ = ["FeedRow", "ImportReport", "IssueSummary", "Store"]
+__all__ = ["DraftContent", "FeedRow", "ImportReport", "IssueSummary", "Store"]
 
 Clock = Callable[[], datetime]
 BUSY_TIMEOUT = 30.0  # seconds to wait for another process's write to finish
@@ -132,6 +140,16 @@ class Store:
         with self._tx(write=False) as conn:
             return feeds.unissued_posts(conn)
 
+    def comment_changes(self, since: datetime, until: datetime) -> list[CommentChange]:
+        """Posts from earlier issues whose comment count changed in (since, until]."""
+        with self._tx(write=False) as conn:
+            return feeds.comment_changes(conn, since, until)
+
+    def issued_links(self) -> list[tuple[str, str]]:
+        """(feed URL, link) of every post already in an issue."""
+        with self._tx(write=False) as conn:
+            return feeds.issued_links(conn)
+
     # subscribers
 
     def import_subscribers(self, rows: Iterable[SubscriberRow]) -> ImportReport:
@@ -148,6 +166,13 @@ class Store:
     def set_subscriber_status(self, email: str, status: SubscriberStatus) -> Subscriber:
         with self._tx() as conn:
             return subs.set_status(conn, email, status, to_db(self._clock()))
+
+    def subscriber(self, subscriber_id: int) -> Subscriber | None:
+        """The subscriber with this id, whatever its status; None if there is none."""
+        with self._tx(write=False) as conn:
+            row = conn.execute("SELECT * FROM subscribers WHERE id = ?",
+                               (subscriber_id,)).fetchone()
+        return None if row is None else subscriber_from_row(row)
 
     def subscribers(self, status: SubscriberStatus | None = None) -> Iterator[Subscriber]:
         """Every subscriber (with ``status``, if given) by id, read a page at a time."""
@@ -195,6 +220,44 @@ class Store:
     def finish_issue(self, issue_id: int, now: datetime) -> bool:
         with self._tx() as conn:
             return issues.finish(conn, issue_id, now)
+
+    # drafts (at most one open: draft or approved)
+
+    def find_issue(self, issue_id: int) -> Issue | None:
+        with self._tx(write=False) as conn:
+            return issues.find(conn, issue_id)
+
+    def open_draft(self) -> Issue | None:
+        with self._tx(write=False) as conn:
+            return issues.open_draft(conn)
+
+    def create_draft(self, content: DraftContent, created_at: datetime) -> Issue:
+        """Insert a draft and reserve its posts, all or nothing."""
+        with self._tx() as conn:
+            return issues.create_draft(conn, content, created_at)
+
+    def update_draft(self, issue_id: int, content: DraftContent, *,
+                     expected_hash: str | None) -> Issue:
+        """New content for the open draft whose hash is still ``expected_hash``."""
+        with self._tx() as conn:
+            return issues.update_draft(conn, issue_id, content, expected_hash)
+
+    def discard_draft(self, issue_id: int, *, expected_hash: str | None) -> None:
+        with self._tx() as conn:
+            issues.discard_draft(conn, issue_id, expected_hash)
+
+    def approve_issue(self, issue_id: int, decide: Callable[[Issue | None], str],
+                      now: datetime) -> Issue:
+        with self._tx() as conn:
+            return issues.approve(conn, issue_id, decide, now)
+
+    def start_sending(self, issue_id: int, check: Callable[[Issue], None]) -> Issue:
+        with self._tx() as conn:
+            return issues.start_sending(conn, issue_id, check)
+
+    def mark_editors_notified(self, issue_id: int, now: datetime) -> None:
+        with self._tx() as conn:
+            issues.mark_notified(conn, issue_id, now)
 
     # the delivery ledger
 

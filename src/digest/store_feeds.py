@@ -6,7 +6,7 @@ import json
 import sqlite3
 from datetime import datetime
 
-from digest.models import FetchOutcome, Post, StoredPost, Validators
+from digest.models import CommentChange, FetchOutcome, Post, StoredPost, Validators
 from digest.store_rows import FeedRow, feed_from_row, from_db, post_from_row, to_db, to_db_opt
 
 # A 304 may or may not repeat the validators: keep the ones we had when it does not. A 200
@@ -141,3 +141,34 @@ def unissued_posts(conn: sqlite3.Connection) -> list[StoredPost]:
         "SELECT * FROM posts WHERE issue_id IS NULL ORDER BY first_seen, published, key"
     ).fetchall()
     return [post_from_row(row) for row in rows]
+
+
+# A count row is written only when the count changes, so a post whose count moved between the
+# two instants has a row between them; the counts at each instant are the last rows up to it.
+_COMMENT_CHANGES = """
+SELECT posts.*,
+    (SELECT count FROM comment_counts AS c WHERE c.post_key = posts.key AND c.seen_at <= :since
+     ORDER BY c.seen_at DESC, c.id DESC LIMIT 1) AS count_before,
+    (SELECT count FROM comment_counts AS c WHERE c.post_key = posts.key AND c.seen_at <= :until
+     ORDER BY c.seen_at DESC, c.id DESC LIMIT 1) AS count_after
+FROM posts
+WHERE posts.issue_id IS NOT NULL AND posts.key IN (
+    SELECT post_key FROM comment_counts WHERE seen_at > :since AND seen_at <= :until)
+ORDER BY posts.key
+"""
+
+
+def comment_changes(conn: sqlite3.Connection, since: datetime,
+                    until: datetime) -> list[CommentChange]:
+    """Posts already in an issue whose comment count changed after ``since`` up to ``until``,
+    with their counts at both instants."""
+    rows = conn.execute(_COMMENT_CHANGES, {"since": to_db(since), "until": to_db(until)})
+    return [CommentChange(post_from_row(row), row["count_before"], row["count_after"])
+            for row in rows.fetchall()]
+
+
+def issued_links(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(feed URL, link) of every post already in an issue."""
+    rows = conn.execute("SELECT DISTINCT feed_url, link FROM posts"
+                        " WHERE issue_id IS NOT NULL AND link IS NOT NULL ORDER BY feed_url, link")
+    return [(row["feed_url"], row["link"]) for row in rows.fetchall()]

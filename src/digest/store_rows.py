@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
+import types
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, Literal, Union, cast, get_args, get_origin, get_type_hints
 
 from digest.models import (
     Delivery,
     DeliveryStatus,
     FetchStatus,
     Issue,
+    IssuePlan,
     IssueStatus,
     Post,
+    RenderedIssue,
     StoredPost,
     Subscriber,
     SubscriberStatus,
@@ -60,6 +64,18 @@ class IssueSummary:
     sent_at: datetime | None
     counts: dict[str, int]
     top_errors: list[tuple[str, int]]  # most common replies among failed and rejected rows
+    content_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class DraftContent:
+    """What a draft holds: the plan it was rendered from and the rendering, with its hash."""
+
+    plan: IssuePlan
+    rendered: RenderedIssue
+    content_hash: str
+    intro_edited: bool = False
+    subject_edited: bool = False
 
 
 def to_db(moment: datetime) -> str:
@@ -125,6 +141,16 @@ def issue_from_row(row: sqlite3.Row) -> Issue:
         status=cast(IssueStatus, row["status"]),
         post_keys=tuple(json.loads(row["post_keys"])),
         sent_at=from_db_opt(row["sent_at"]),
+        plan=None if row["plan"] is None else plan_from_json(row["plan"]),
+        preheader=row["preheader"],
+        shown_count=row["shown_count"],
+        warnings=tuple(json.loads(row["warnings"])),
+        intro_edited=bool(row["intro_edited"]),
+        subject_edited=bool(row["subject_edited"]),
+        content_hash=row["content_hash"],
+        approved_hash=row["approved_hash"],
+        approved_at=from_db_opt(row["approved_at"]),
+        editors_notified_at=from_db_opt(row["editors_notified_at"]),
     )
 
 
@@ -140,8 +166,52 @@ def delivery_from_row(row: sqlite3.Row) -> Delivery:
         last_error=row["last_error"],
         message_id=row["message_id"],
         sent_at=from_db_opt(row["sent_at"]),
+        content_hash=row["content_hash"],
     )
 
 
 def zero_counts() -> dict[str, int]:
     return dict.fromkeys(DELIVERY_STATUSES, 0)
+
+
+# An issue's plan is kept as JSON so that an edit re-renders exactly what was planned. Decoding
+# follows the dataclasses' type hints, so fields added later (with defaults) need no code here.
+
+
+def plan_to_json(plan: IssuePlan) -> str:
+    return json.dumps(dataclasses.asdict(plan), default=_encode_value, ensure_ascii=False)
+
+
+def plan_from_json(text: str) -> IssuePlan:
+    return cast(IssuePlan, _decode(IssuePlan, json.loads(text)))
+
+
+def _encode_value(value: object) -> str:
+    if isinstance(value, datetime):
+        return to_db(value)
+    raise TypeError(f"cannot store {type(value).__name__} in an issue plan")
+
+
+def _decode(kind: Any, value: Any) -> Any:
+    origin = get_origin(kind)
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        hints = get_type_hints(kind)
+        return kind(**{f.name: _decode(hints[f.name], value[f.name])
+                       for f in dataclasses.fields(kind) if f.name in value})
+    if origin in (tuple, list):
+        args = get_args(kind)
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            return tuple(_decode(arg, element) for arg, element in zip(args, value, strict=True))
+        return origin(_decode(args[0], element) for element in value)
+    if origin is dict:
+        item = get_args(kind)[1]
+        return {key: _decode(item, element) for key, element in value.items()}
+    if origin in (Union, types.UnionType):
+        if value is None:
+            return None
+        return _decode(next(arg for arg in get_args(kind) if arg is not type(None)), value)
+    if kind is datetime:
+        return from_db(value)
+    if origin is Literal or kind in (str, int, float, bool):
+        return value
+    raise TypeError(f"cannot read {kind!r} from an issue plan")

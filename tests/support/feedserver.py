@@ -134,8 +134,9 @@ class _Handler(BaseHTTPRequestHandler):
         if route.gzip:
             body = gzip.compress(body)
             headers["Content-Encoding"] = "gzip"
-        self._answer(route.status, headers, body)
+        # Count before answering: a client that has its answer may look at the count at once.
         owner._count(path, len(body))
+        self._answer(route.status, headers, body)
 
     def _not_modified(self, route: Route) -> bool:
         etag, since = self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from digest.errors import ConfigError, SendError
-from digest.models import Outgoing, SendResult
-from digest.settings import SmtpSettings
+from digest.models import Issue, Outgoing, SendResult
+from digest.settings import ApiSettings, SmtpSettings
+
+if TYPE_CHECKING:
+    from digest.message import MessageTemplate
 
 
 class Sender(Protocol):
@@ -34,6 +37,16 @@ class Sender(Protocol):
 SenderFactory = Callable[[], Sender]
 
 
+@runtime_checkable
+class ContentSender(Protocol):
+    """A sender that sends the issue's content itself, once per request, and has the provider
+    fill in each recipient's values (the mail APIs). The send loop calls ``prepare`` once before
+    the first batch, then hands over full batches of ``Outgoing`` with ``recipient_values``.
+    """
+
+    def prepare(self, issue: Issue, template: MessageTemplate) -> None: ...
+
+
 class SendAborted(SendError):
     """The send cannot go on; ``results`` are those of the messages handed over before that."""
 
@@ -44,8 +57,13 @@ class SendAborted(SendError):
 
 
 def make_sender(kind: str, *, outbox_dir: Path | None = None,
-                smtp: SmtpSettings | None = None) -> SenderFactory:
-    """A factory of senders of the given kind ("outbox" or "smtp")."""
+                smtp: SmtpSettings | None = None, api: ApiSettings | None = None,
+                max_attempts: int = 3) -> SenderFactory:
+    """A factory of senders of the given kind ("outbox", "smtp" or a mail API)."""
+    if kind in ("postmark", "sendgrid", "mailgun"):
+        from digest.senders.api import api_sender_factory
+
+        return api_sender_factory(kind, api, max_attempts=max_attempts)
     if kind == "outbox":
         if outbox_dir is None:
             raise ConfigError("the outbox sender needs a folder", key="sender.outbox")
@@ -60,4 +78,5 @@ def make_sender(kind: str, *, outbox_dir: Path | None = None,
 
         settings = smtp
         return lambda: SmtpSender(settings)
-    raise ConfigError(f"unknown sender {kind!r} (expected 'outbox' or 'smtp')", key="sender.kind")
+    raise ConfigError(f"unknown sender {kind!r} (expected outbox, smtp, postmark, sendgrid or "
+                      "mailgun)", key="sender.kind")
