@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from digest.delivery import DeliveryReport
 from digest.drafts import short_hash
-from digest.models import FetchOutcome
+from digest.models import FetchOutcome, Issue
 from digest.pipeline import Draft, RunReport
 from digest.settings import Settings
 from digest.store import ImportReport, IssueSummary
@@ -46,6 +46,14 @@ def delivery_line(report: DeliveryReport) -> str:
     return line
 
 
+def issue_posts(issue: Issue) -> str:
+    """How many of the posts an issue covers are shown, and how many are only linked."""
+    covered, shown = len(issue.post_keys), issue.shown_count
+    if not shown or shown >= covered:
+        return f"{covered} post{'s' if covered != 1 else ''}"
+    return f"{shown} posts shown, {covered - shown} more linked on the blog"
+
+
 def run_lines(settings: Settings, report: RunReport) -> Iterator[str]:
     yield "Feeds:"
     yield from feed_lines(report.fetched)
@@ -55,8 +63,7 @@ def run_lines(settings: Settings, report: RunReport) -> Iterator[str]:
     for warning in report.warnings:
         yield f"warning: {warning}"
     if report.issue is not None:
-        yield f"Issue {report.issue.id}: \"{report.issue.subject}\" " \
-              f"({len(report.issue.post_keys)} posts)"
+        yield f"Issue {report.issue.id}: \"{report.issue.subject}\" ({issue_posts(report.issue)})"
     elif report.nothing_new:
         yield f"No new issue: {report.nothing_new}."
     if report.awaiting is not None:
