@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from digest.delivery import DeliveryReport
-from digest.drafts import short_hash
+from digest.drafts import hold_reason, short_hash
 from digest.models import FetchOutcome, Issue
 from digest.pipeline import Draft, RunReport
 from digest.settings import Settings
@@ -47,11 +47,14 @@ def delivery_line(report: DeliveryReport) -> str:
 
 
 def issue_posts(issue: Issue) -> str:
-    """How many of the posts an issue covers are shown, and how many are only linked."""
-    covered, shown = len(issue.post_keys), issue.shown_count
-    if not shown or shown >= covered:
-        return f"{covered} post{'s' if covered != 1 else ''}"
-    return f"{shown} posts shown, {covered - shown} more linked on the blog"
+    """How many posts the reader sees, and how many are only linked ("view N more")."""
+    shown = issue.shown_count or len(issue.post_keys)
+    line = f"{shown} post{'s' if shown != 1 else ''}"
+    if issue.plan is not None:
+        more = issue.plan.more_count + max(0, len(issue.plan.posts) - shown)
+        if more:
+            line += f", {more} more linked on the blog"
+    return line
 
 
 def run_lines(settings: Settings, report: RunReport) -> Iterator[str]:
@@ -62,6 +65,7 @@ def run_lines(settings: Settings, report: RunReport) -> Iterator[str]:
         yield import_line(report.subscribers.report)
     for warning in report.warnings:
         yield f"warning: {warning}"
+    yield from watch_lines(report)
     if report.issue is not None:
         yield f"Issue {report.issue.id}: \"{report.issue.subject}\" ({issue_posts(report.issue)})"
     elif report.nothing_new:
@@ -76,9 +80,29 @@ def run_lines(settings: Settings, report: RunReport) -> Iterator[str]:
         yield "Nothing was sent."
 
 
+def watch_lines(report: RunReport) -> Iterator[str]:
+    """Feed alerts, posts that left their feed or were edited, drafts composed again."""
+    checked = report.watch
+    for alert in checked.alerts:
+        feed = alert.feed
+        yield (f"Editors alerted: {feed.name} has failed {feed.consecutive_failures} fetches in "
+               "a row" if alert.kind == "alert" else f"Editors told: {feed.name} works again")
+    for post in checked.gone:
+        yield f"Left its feed, will not be sent: \"{post.title}\" ({post.link or post.key})"
+    for post in checked.edited:
+        yield (f"Edited after approval, sent as approved: \"{post.title}\" "
+               f"({post.link or post.key})")
+    if checked.rebuilt is not None:
+        yield (f"Issue {checked.rebuilt.id} composed again from the latest posts "
+               f"(content {short_hash(checked.rebuilt.content_hash)})")
+
+
 def awaiting_lines(report: RunReport) -> Iterator[str]:
     issue = report.awaiting
     assert issue is not None
+    reason = hold_reason(issue)
+    if reason is not None:
+        yield f"Issue {issue.id} {reason}"
     yield (f"Issue {issue.id} is a draft awaiting approval (content "
            f"{short_hash(issue.content_hash)}); approve it with: digest approve {issue.id}")
     notice = report.notice
@@ -99,6 +123,8 @@ def trouble_lines(report: RunReport) -> Iterator[str]:
                "them, the next run retries temporary failures")
     for failure in report.notice.failed if report.notice else ():
         yield f"digest: draft preview not sent to editor {failure}; the next run tries again"
+    for failure in report.watch.failed:
+        yield f"digest: email to editor not sent: {failure}"
 
 
 def draft_lines(draft: Draft) -> Iterator[str]:
