@@ -28,6 +28,8 @@ bench: $(STAMP)
 	$(PY) bench/fetch.py
 	$(PY) bench/render.py
 	$(PY) bench/send.py
+	$(PY) bench/api.py
+	$(PY) bench/dkim.py
 
 clean:
 	rm -rf $(VENV) outbox demo.sqlite3* build src/*.egg-info .pytest_cache .mypy_cache
