@@ -65,7 +65,7 @@ def remove(obj: Context, email: str) -> int:
 
 
 @subscribers.command("list", epilog="Example: digest subscribers list --status bounced")
-@click.option("--status", type=click.Choice(["active", "unsubscribed", "bounced"]),
+@click.option("--status", type=click.Choice(["active", "unsubscribed", "bounced", "complained"]),
               help="Only subscribers with this status.")
 @click.pass_obj
 @guarded

@@ -66,7 +66,7 @@ def skip_inactive(conn: sqlite3.Connection, issue_id: int) -> int:
         "UPDATE deliveries SET status = 'skipped'"
         " WHERE issue_id = ? AND status IN ('pending', 'failed')"
         " AND subscriber_id IN"
-        " (SELECT id FROM subscribers WHERE status IN ('unsubscribed', 'bounced'))",
+        " (SELECT id FROM subscribers WHERE status != 'active')",
         (issue_id,)).rowcount
 
 

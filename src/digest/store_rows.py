@@ -26,7 +26,8 @@ from digest.models import (
 
 DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = ("pending", "sent", "failed", "rejected",
                                                  "skipped")
-SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = ("active", "unsubscribed", "bounced")
+SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = (
+    "active", "unsubscribed", "bounced", "complained")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class FeedRow:
     last_fetched_at: datetime | None
     consecutive_failures: int
     post_count: int
+    alerted_at: datetime | None = None  # the editors were told it is failing; None: no alert
+    average_comments: float | None = None  # over its posts with a known count
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ def feed_from_row(row: sqlite3.Row) -> FeedRow:
         last_fetched_at=from_db_opt(row["last_fetched_at"]),
         consecutive_failures=row["consecutive_failures"],
         post_count=row["post_count"],
+        alerted_at=from_db_opt(row["alerted_at"]),
+        average_comments=row["average_comments"],
     )
 
 

@@ -20,7 +20,7 @@ _COUNT_IMPORT = """
 SELECT count(*) FILTER (WHERE s.id IS NULL),
        count(*) FILTER (WHERE s.status = 'active' AND i.name != '' AND i.name != s.name),
        count(*) FILTER (WHERE s.status = 'active' AND (i.name = '' OR i.name = s.name)),
-       count(*) FILTER (WHERE s.status IN ('unsubscribed', 'bounced'))
+       count(*) FILTER (WHERE s.status != 'active')
 FROM temp.import_rows AS i LEFT JOIN subscribers AS s ON s.email_norm = i.email_norm
 """
 
