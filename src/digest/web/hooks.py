@@ -1,0 +1,57 @@
+"""POST /webhooks/{provider}: mail providers report bounces, complaints and unsubscribes here.
+
+``digest.webhooks.parse_event`` proves the post came from the provider and reads its events;
+``digest.webhook_apply.apply_events`` records them. This module only reads the request (with a
+size cap, before anything is parsed) and answers with the status the checks call for: providers
+retry on 5xx, so a refused post gets 4xx.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from digest.errors import WebhookError
+from digest.settings import Settings
+from digest.web.pages import Web, web_of
+from digest.webhook_apply import ApplyReport, apply_events
+from digest.webhooks import MAX_BODY, WebhookEvent, WebhookSecrets, parse_event
+
+
+def webhook_routes(settings: Settings) -> list[BaseRoute]:
+    secrets = WebhookSecrets.from_settings(settings)
+
+    async def receive(request: Request) -> Response:
+        provider = str(request.path_params["provider"])
+        body = await _capped_body(request)
+        if body is None:
+            return PlainTextResponse(f"body over {MAX_BODY} bytes", status_code=413)
+        web = web_of(request)
+        try:
+            events = parse_event(provider, request.headers, body, secrets, now=web.clock())
+        except WebhookError as exc:
+            return PlainTextResponse(exc.reason, status_code=exc.status)
+        report = await run_in_threadpool(_apply, web, events)
+        return PlainTextResponse(f"{len(report.changed)} changed, {report.unchanged} unchanged, "
+                                 f"{report.unknown} unknown")
+
+    return [Route("/webhooks/{provider}", receive, methods=["POST"])]
+
+
+def _apply(web: Web, events: list[WebhookEvent]) -> ApplyReport:
+    with web.store() as store:
+        return apply_events(store, events, web.clock())
+
+
+async def _capped_body(request: Request) -> bytes | None:
+    """The body, or None once it grows past MAX_BODY (read no further than that)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

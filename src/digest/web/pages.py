@@ -1,0 +1,105 @@
+"""Shared by the route modules: the server's context, page rendering (jinja2, autoescaped) and the
+store opened per request."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from digest.senders import SenderFactory
+from digest.settings import Settings
+from digest.store import Store
+from digest.web.security import Guard, RateLimiter
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+GMAIL_CLIP_BYTES = 102 * 1024  # Gmail hides everything past this much HTML
+_DARK_MEDIA = re.compile(r"@media\s*\(\s*prefers-color-scheme\s*:\s*dark\s*\)", re.IGNORECASE)
+
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Subscribe attempts per client address and per email address; login attempts per client."""
+
+    per_ip: int = 10
+    per_address: int = 3
+    window: float = 3600.0  # seconds
+    logins: int = 20
+
+
+@dataclass
+class Web:
+    """Everything a request handler needs; built once by ``create_app``."""
+
+    settings: Settings
+    guard: Guard
+    sender_factory: SenderFactory
+    clock: Callable[[], datetime]
+    base_url: str  # where links in emails point: digest.public_url, else the bound address
+    limits: Limits = field(default_factory=Limits)
+    subscribe_ip: RateLimiter = field(init=False)
+    subscribe_address: RateLimiter = field(init=False)
+    login_ip: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.subscribe_ip = RateLimiter(self.limits.per_ip, self.limits.window)
+        self.subscribe_address = RateLimiter(self.limits.per_address, self.limits.window)
+        self.login_ip = RateLimiter(self.limits.logins, self.limits.window)
+
+    @property
+    def secret(self) -> bytes:
+        return self.guard.secret
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        with Store.open(self.settings.store) as store:
+            yield store
+
+    def link(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path
+
+
+def web_of(request: Request) -> Web:
+    web: Web = request.app.state.web
+    return web
+
+
+def unsubscribe_path(settings: Settings) -> str:
+    """The path of digest.unsubscribe_url: the page each reader's link opens."""
+    url = settings.digest.unsubscribe_url
+    return (urlsplit(url).path or "/unsubscribe") if url else "/unsubscribe"
+
+
+def page(request: Request, template: str, context: Mapping[str, Any] | None = None, *,
+         status: int = 200) -> HTMLResponse:
+    web = web_of(request)
+    values = {"title": web.settings.digest.title, "site_url": web.settings.digest.site_url,
+              "unsubscribe_path": unsubscribe_path(web.settings), **(context or {})}
+    return HTMLResponse(_ENV.get_template(template).render(values), status_code=status)
+
+
+def message(request: Request, heading: str, text: str, *, status: int = 200) -> HTMLResponse:
+    return page(request, "message.html", {"heading": heading, "text": text}, status=status)
+
+
+def dark_variant(html: str) -> str:
+    """The email HTML with its dark-mode rules always on: how a dark mail client shows it."""
+    return _DARK_MEDIA.sub("@media all", html)
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
