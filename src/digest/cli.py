@@ -127,7 +127,7 @@ def run(obj: Context, force: bool) -> int:
     for line in output.trouble_lines(report):
         click.echo(line, err=True)
     trouble = report.feed_errors or report.failed_deliveries or report.subscribers.errors or (
-        report.notice is not None and report.notice.failed)
+        report.notice is not None and report.notice.failed) or report.watch.failed
     return EXIT_TROUBLE if trouble else EXIT_OK
 
 
@@ -251,3 +251,11 @@ from digest.cli_drafts import approve, draft  # noqa: E402
 
 main.add_command(draft)
 main.add_command(approve)
+
+from digest.cli_serve import serve  # noqa: E402
+
+main.add_command(serve)
+
+from digest.cli_feeds import feeds  # noqa: E402
+
+main.add_command(feeds)

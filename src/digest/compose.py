@@ -21,10 +21,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from digest.discussed import heading, most_discussed
 from digest.errors import ConfigError
+from digest.i18n import ENGLISH, Messages, for_digest
 from digest.models import CommentChange, Feed, Issue, IssuePlan, Post, Section, StoredPost
 from digest.settings import DigestSettings
 
-SUBJECT_PLACEHOLDERS = ("title", "date", "count", "first_post")
+SUBJECT_PLACEHOLDERS = ("title", "date", "date_long", "count", "first_post")
 UNTITLED = "(untitled)"
 
 
@@ -66,7 +67,8 @@ def plan_issue(unissued: Sequence[StoredPost], previous: Issue | None, digest: D
         covered_keys=covered,
         more_count=len(ordered) - len(shown),
         since=previous.created_at if previous is not None else None,
-        subject=format_subject(digest.subject, digest.title, now, len(ordered), newest_shown),
+        subject=format_subject(digest.subject, digest.title, now, len(ordered), newest_shown,
+                               messages=for_digest(digest.locale, digest.language)),
         intro_markdown=digest.intro,
         created_at=now,
         sections=sections,
@@ -116,12 +118,16 @@ def nothing_new_message(previous: Issue | None) -> str:
 
 
 def format_subject(template: str, title: str, now: datetime, count: int,
-                   shown: Sequence[Post]) -> str:
-    """Fill the subject placeholders; an unknown placeholder is a configuration error."""
+                   shown: Sequence[Post], *, messages: Messages = ENGLISH) -> str:
+    """Fill the subject placeholders; an unknown placeholder is a configuration error.
+
+    ``{date}`` is ISO (sorts, reads the same everywhere); ``{date_long}`` is in the locale.
+    """
     first_post = next((post.title for post in shown if post.title.strip()), UNTITLED)
     values = {
         "title": title,
         "date": _utc(now).date().isoformat(),
+        "date_long": messages.date(_utc(now)),
         "count": str(count),
         "first_post": first_post,
     }

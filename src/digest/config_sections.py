@@ -31,6 +31,7 @@ from digest.config_values import (
     is_http_url,
     language,
     line_text,
+    locale_name,
     optional,
     path,
     positive,
@@ -42,6 +43,7 @@ from digest.config_values import (
     whole,
 )
 from digest.config_walk import Check, Ctx, Field, Invalid, Reported, Taken, Where, run_check, take
+from digest.config_webhooks import webhooks_section
 from digest.models import Feed
 from digest.settings import (
     API_BASE_URLS,
@@ -49,6 +51,7 @@ from digest.settings import (
     ApiKind,
     ApiSettings,
     FetchSettings,
+    HealthSettings,
     MostDiscussedSettings,
     SenderSettings,
     Settings,
@@ -305,6 +308,8 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "schedule": Field(optional(schedule)),
         "approval": Field(choice("required", "auto")),
         "editors": Field(address_list),
+        "webhooks": Field(webhooks_section),
+        "health": Field(_section(HealthSettings, "health")),
     },
     "digest": {
         "title": Field(line_text, required=True),
@@ -319,13 +324,20 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "unsubscribe_mailto": Field(optional(mailto)),
         "reply_to": Field(optional(address)),
         "language": Field(language),
+        "locale": Field(locale_name),
         "min_posts": Field(whole(1)),
         "layout": Field(choice("merged", "sections")),
         "most_discussed": Field(_section(MostDiscussedSettings, "digest.most_discussed")),
+        "public_url": Field(optional(http_url)),
     },
     "digest.most_discussed": {
         "enabled": Field(boolean),
         "size": Field(whole(1)),
+    },
+    "health": {
+        "feed_alert_after": Field(whole(1, unit="failed fetches in a row")),
+        "flood_min_entries": Field(whole(1, unit="entries")),
+        "flood_percent": Field(whole(1, 100, unit="percent")),
     },
     "feeds[]": {
         "url": Field(feed_url, required=True),
@@ -357,6 +369,12 @@ SECTIONS: dict[str, dict[str, Field]] = {
     "sender.postmark": _api_keys("token_env", message_stream=Field(optional(line_text))),
     "sender.sendgrid": _api_keys("api_key_env"),
     "sender.mailgun": _api_keys("api_key_env", domain=Field(hostname, required=True)),
+    "webhooks": {
+        "mailgun_signing_key_env": Field(env_name),
+        "sendgrid_public_key_env": Field(env_name),
+        "postmark_basic_auth_env": Field(env_name),
+        "max_age": Field(positive("seconds")),
+    },
     "sender.smtp": {
         "host": Field(hostname, required=True),
         "port": Field(whole(1, 65535)),

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from digest import i18n, yamlpos
 from digest import schedule as schedules
-from digest import yamlpos
 from digest.config_walk import Check, Ctx, Invalid, Reported, Where, run_check
 from digest.yamlpos import Node, ScalarNode
 
-SUBJECT_PLACEHOLDERS = ("title", "date", "count", "first_post")
+SUBJECT_PLACEHOLDERS = ("title", "date", "date_long", "count", "first_post")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DOMAIN_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
@@ -214,6 +214,15 @@ def language(ctx: Ctx, node: Node, where: Where) -> str:
         raise Invalid(f'expected a language tag such as "en" or "pt-BR", got '
                       f"{yamlpos.describe(node)}")
     return value
+
+
+def locale_name(ctx: Ctx, node: Node, where: Where) -> str:
+    """A locale with a catalogue ("de", "fr_CA", "ar"), as Babel's identifier."""
+    value = _text(node, 'a locale such as "en", "de" or "fr_CA"')
+    try:
+        return i18n.parse_locale(value)
+    except i18n.LocaleProblem as exc:
+        raise Invalid(str(exc)) from exc
 
 
 def env_name(ctx: Ctx, node: Node, where: Where) -> str:

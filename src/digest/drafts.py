@@ -116,6 +116,9 @@ def _keep_edits(plan: IssuePlan, previous: Issue) -> IssuePlan:
 
 def _content(plan: IssuePlan, rendered: RenderedIssue, previous: Issue | None, *,
              intro_edited: bool = False, subject_edited: bool = False) -> DraftContent:
+    if previous is not None:  # a held draft stays held through rebuilds and edits
+        kept = tuple(w for w in previous.warnings if w.startswith(HOLD_PREFIX))
+        rendered = replace(rendered, warnings=(*rendered.warnings, *kept))
     return DraftContent(
         plan=plan, rendered=rendered,
         content_hash=content_hash(rendered.subject, rendered.html, rendered.text),
@@ -234,15 +237,40 @@ def start_approved(store: Store) -> Issue | None:
     return start_sending(store, issue.id)
 
 
+# A draft held for an editor's approval whatever ``approval`` says (a feed that rewrote its
+# ids, say) carries its reason among its warnings, so the hold outlives the run that made it.
+HOLD_PREFIX = "held for approval: "
+
+
+def hold_reason(issue: Issue | None) -> str | None:
+    """Why this draft waits for an editor even with approval: auto; None: it does not."""
+    if issue is None or issue.status not in ("draft", "approved"):
+        return None
+    return next((w for w in issue.warnings if w.startswith(HOLD_PREFIX)), None)
+
+
+def hold(store: Store, issue: Issue, reason: str) -> Issue:
+    """Mark the open draft as held (its content, and so its hash, is unchanged)."""
+    if hold_reason(issue) is not None or issue.plan is None:
+        return issue
+    reason = reason if reason.startswith(HOLD_PREFIX) else HOLD_PREFIX + reason
+    rendered = replace(as_rendered(issue), warnings=(*issue.warnings, reason))
+    content = DraftContent(plan=issue.plan, rendered=rendered, content_hash=hash_of(issue),
+                           intro_edited=issue.intro_edited, subject_edited=issue.subject_edited)
+    return store.update_draft(issue.id, content, expected_hash=issue.content_hash)
+
+
 def advance(settings: Settings, store: Store, planner: Planner, renderer: Renderer,
-            now: datetime) -> Step:
+            now: datetime, *, held: str | None = None) -> Step:
     """The run's one path to an issue: draft it (if there is news and no open draft), approve
-    it when approval is auto, and start sending it once approved."""
+    it when approval is auto (unless it is ``held``), and start sending it once approved."""
     result = make_draft(store, planner, renderer, settings.digest, now)
     if result is None:
         return Step(nothing_new=nothing_new_message(store.last_issue()))
     issue, made = result.issue, result.state == "made"
-    if settings.approval == "auto" and issue.status == "draft":
+    if held is not None and issue.status == "draft":
+        issue = hold(store, issue, held)
+    if settings.approval == "auto" and issue.status == "draft" and hold_reason(issue) is None:
         issue = approve(store, issue.id, now)
     if issue.status == "approved":
         return Step(start_sending(store, issue.id), made, send=True)
@@ -251,6 +279,7 @@ def advance(settings: Settings, store: Store, planner: Planner, renderer: Render
 
 def needs_notice(settings: Settings, issue: Issue | None) -> bool:
     """A draft waiting for approval whose editors have not been emailed yet."""
-    return (settings.approval == "required" and bool(settings.editors) and issue is not None
+    waits = settings.approval == "required" or hold_reason(issue) is not None
+    return (waits and bool(settings.editors) and issue is not None
             and issue.status == "draft" and issue.editors_notified_at is None)
 

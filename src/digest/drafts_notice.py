@@ -35,9 +35,10 @@ class Notice:
 def approve_link(settings: Settings, issue: Issue) -> str | None:
     """The web page that approves this draft, when digest's web app is reachable from outside.
 
-    None until the web app exists; it fills this in from its public URL.
+    The editors' draft page of `digest serve` under digest.public_url; None without one.
     """
-    return None
+    public = settings.digest.public_url
+    return f"{public.rstrip('/')}/editor/draft" if public else None
 
 
 def editor_note(settings: Settings, issue: Issue, link: str | None) -> tuple[str, ...]:
@@ -78,9 +79,25 @@ def _linked(line: str) -> str:
 def editor_messages(settings: Settings, issue: Issue, template: MessageTemplate,
                     recipient_for: Callable[[str], Recipient]) -> list[Outgoing]:
     """One message per editor from the editor copy's ``template``."""
+    label = f"{issue.id}.draft-{short_hash(issue.content_hash)}"
+    return label_messages(settings, label, template, recipient_for)
+
+
+def alert_copy(subject: str, lines: Sequence[str]) -> RenderedIssue:
+    """A short email to the editors (a feed failing, posts changed): the lines as text and HTML."""
+    text = "\n".join(lines) + "\n"
+    body = "".join(f"<p>{_linked(line)}</p>" for line in lines)
+    html = ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>'
+            f"{html_lib.escape(subject)}</title></head>"
+            f'<body style="font:14px/1.5 Arial,sans-serif;color:#111111">{body}</body></html>')
+    return RenderedIssue(subject=subject, html=html, text=text, preheader="", post_count=0)
+
+
+def label_messages(settings: Settings, label: str, template: MessageTemplate,
+                   recipient_for: Callable[[str], Recipient]) -> list[Outgoing]:
+    """One message per editor; ``label`` makes the Message-IDs (and outbox file names) unique."""
     domain = addressing.from_domain(settings.digest.from_addr)
     envelope = addressing.envelope_from(settings.digest.from_addr)
-    label = f"{issue.id}.draft-{short_hash(issue.content_hash)}"
     messages = []
     for n, editor in enumerate(settings.editors):
         name, address = parseaddr(editor)

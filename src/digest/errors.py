@@ -8,6 +8,7 @@
      ├── RenderError            a template is missing or uses an unknown variable
      ├── SubscriberError        bad subscriber input (CSV line, address)
      ├── TokenError             a signed token is forged, altered, expired or malformed
+     ├── WebhookError           a mail provider's event post is unsigned, forged or malformed
      └── SendError              a message could not be handed over
           ├── TemporarySendError  worth retrying (4xx, timeout, dropped connection)
           └── PermanentSendError  not worth retrying for this address (5xx)
@@ -66,6 +67,20 @@ class SubscriberError(DigestError):
 
 class TokenError(DigestError):
     """A signed token (an unsubscribe or confirmation link) cannot be trusted."""
+
+
+class WebhookError(DigestError):
+    """A mail provider's event post cannot be trusted or read; nothing was applied.
+
+    ``status`` is the HTTP answer it deserves: 401 for missing or wrong credentials or signature,
+    400 for a body that is not what the provider documents.
+    """
+
+    def __init__(self, provider: str, reason: str, *, status: int = 400) -> None:
+        self.provider = provider
+        self.reason = reason
+        self.status = status
+        super().__init__(f"{provider} webhook: {reason}")
 
 
 class SendError(DigestError):

@@ -16,18 +16,20 @@ from pathlib import Path
 
 import httpx
 
-from digest import addressing, drafts
+from digest import addressing, drafts, watch
 from digest import schedule as schedules
 from digest.compose import History, nothing_new_message, plan_issue, too_few_message
 from digest.delivery import DeliveryOptions, DeliveryReport, deliver
 from digest.dkimsign import DkimSigner, KeyProblem
 from digest.drafts_notice import (
     Notice,
+    alert_copy,
     approve_link,
     editor_copy,
     editor_messages,
     editor_note,
     hand_over,
+    label_messages,
 )
 from digest.errors import ConfigError
 from digest.feeds import fetch_feeds
@@ -78,6 +80,7 @@ class RunReport:
     warnings: tuple[str, ...] = ()
     awaiting: Issue | None = None  # a draft waiting for the editors' approval
     notice: Notice | None = None  # the editors were emailed a preview of it in this run
+    watch: watch.Watch = field(default_factory=watch.Watch)  # feed alerts, edits, removals
 
     @property
     def feed_errors(self) -> tuple[FetchOutcome, ...]:
@@ -90,11 +93,17 @@ class RunReport:
 
 def fetch_into(settings: Settings, store: Store, deps: Deps) -> tuple[list[FetchOutcome], int]:
     """Fetch every feed (conditional GET) and remember what came back. Returns (outcomes, new)."""
+    outcomes, news = fetch_counted(settings, store, deps)
+    return outcomes, sum(news)
+
+
+def fetch_counted(settings: Settings, store: Store,
+                  deps: Deps) -> tuple[list[FetchOutcome], list[int]]:
+    """Fetch and record every feed; returns the outcomes and each one's count of new posts."""
     validators = {feed.url: store.validators(feed.url) for feed in settings.feeds}
     outcomes = fetch_feeds(settings.feeds, validators, settings.fetch, transport=deps.transport)
     now = deps.clock()
-    new = sum(store.record_fetch(outcome, now) for outcome in outcomes)
-    return outcomes, new
+    return outcomes, [store.record_fetch(outcome, now) for outcome in outcomes]
 
 
 def import_subscribers(settings: Settings, store: Store) -> SubscriberImport:
@@ -206,13 +215,21 @@ def run(settings: Settings, deps: Deps, *, force: bool = False) -> RunReport:
     with run_lock(settings.store), Store.open(settings.store) as store:
         subscribers = import_subscribers(settings, store)
         earlier = finish_earlier(settings, store, deps, retry_failed=True)
-        outcomes, new = fetch_into(settings, store, deps)
-        report = RunReport(tuple(outcomes), new, subscribers, deliveries=tuple(earlier))
-        # An open draft was due when it was made: it goes on to approval and sending.
-        held = None if force or store.open_draft() else held_back(settings, store, deps.clock())
+        before = watch.before_fetch(store)
+        outcomes, news = fetch_counted(settings, store, deps)
+        checked = watch.after_fetch(
+            settings, store, before, (outcomes, news),
+            functools.partial(tell_editors, settings, deps),
+            functools.partial(rebuild_draft, settings, store, deps), deps.clock())
+        report = RunReport(tuple(outcomes), sum(news), subscribers, deliveries=tuple(earlier),
+                           watch=checked)
+        # An open draft was due when it was made: it goes on to approval and sending. A flood
+        # is drafted and held at once: the next run would no longer see it as one.
+        waiting = force or store.open_draft() or checked.held
+        held = None if waiting else held_back(settings, store, deps.clock())
         if held is not None:
             return replace(report, nothing_new=held)
-        return next_issue(settings, store, deps, report)
+        return next_issue(settings, store, deps, report, held=checked.held)
 
 
 def send(settings: Settings, deps: Deps, *, retry_failed: bool) -> list[DeliveryReport]:
@@ -231,7 +248,9 @@ def plan_next(settings: Settings, store: Store, now: datetime) -> IssuePlan | No
         changes = tuple(store.comment_changes(previous.created_at, now))
     history = History(sent_links=tuple(store.issued_links()), comment_changes=changes)
     every = settings.schedule.every if settings.schedule else None
-    return plan_issue(store.unissued_posts(), previous, settings.digest, now,
+    gone = {stored.post.key for stored in store.gone_posts()}  # left their feed: never sent
+    unissued = [stored for stored in store.unissued_posts() if stored.post.key not in gone]
+    return plan_issue(unissued, previous, settings.digest, now,
                       feeds=settings.feeds, history=history, every=every)
 
 
@@ -248,11 +267,14 @@ def held_back(settings: Settings, store: Store, now: datetime) -> str | None:
     return too_few_message(plan_next(settings, store, now), settings.digest.min_posts)
 
 
-def next_issue(settings: Settings, store: Store, deps: Deps, report: RunReport) -> RunReport:
+def next_issue(settings: Settings, store: Store, deps: Deps, report: RunReport, *,
+               held: str | None = None) -> RunReport:
     """Draft the next issue (or take the open draft); send it once approved, else make sure the
-    editors have been emailed a preview of it, once."""
+    editors have been emailed a preview of it, once. ``held``: why it must wait for an editor
+    even with approval: auto."""
     planner = functools.partial(plan_next, settings)
-    step = drafts.advance(settings, store, planner, Renderer(settings.templates), deps.clock())
+    step = drafts.advance(settings, store, planner, Renderer(settings.templates), deps.clock(),
+                          held=held)
     issue = step.issue
     warnings = issue.warnings if issue is not None and step.made else ()
     report = replace(report, issue=issue, nothing_new=step.nothing_new, warnings=warnings)
@@ -270,8 +292,9 @@ def notify_editors(settings: Settings, store: Store, issue: Issue, deps: Deps) -
     """Email each editor the draft as subscribers will get it, marked [DRAFT] with how to approve
     it. Remembered once every copy is handed over, so later runs do not email again."""
     now = deps.clock()
-    rendered = editor_copy(drafts.as_rendered(issue),
-                           editor_note(settings, issue, approve_link(settings, issue)))
+    reason = drafts.hold_reason(issue)
+    note = editor_note(settings, issue, approve_link(settings, issue))
+    rendered = editor_copy(drafts.as_rendered(issue), (reason, *note) if reason else note)
     template = message_template(settings, rendered.subject, rendered.html, rendered.text, now)
     messages = editor_messages(settings, issue, template,
                                functools.partial(preview_recipient, settings))
@@ -279,6 +302,26 @@ def notify_editors(settings: Settings, store: Store, issue: Issue, deps: Deps) -
     if not notice.failed:
         store.mark_editors_notified(issue.id, now)
     return notice
+
+
+def tell_editors(settings: Settings, deps: Deps, subject: str, lines: tuple[str, ...],
+                 label: str) -> Notice:
+    """A short email to every editor (feed alerts, posts changed), by the same path as drafts."""
+    if not settings.editors:
+        return Notice(0)
+    rendered = alert_copy(subject, lines)
+    template = message_template(settings, subject, rendered.html, rendered.text, deps.clock())
+    messages = label_messages(settings, label, template,
+                              functools.partial(preview_recipient, settings))
+    return hand_over(0, messages, deps.sender_factory)
+
+
+def rebuild_draft(settings: Settings, store: Store, deps: Deps) -> Issue | None:
+    """Compose the open draft again from the current posts (editors' intro and subject kept)."""
+    result = drafts.make_draft(store, functools.partial(plan_next, settings),
+                               Renderer(settings.templates), settings.digest, deps.clock(),
+                               rebuild=True)
+    return None if result is None else result.issue
 
 
 # --- previews and test sends: the same path, on a throw-away copy of the store -------------------

@@ -24,13 +24,17 @@ from markdown_it.token import Token
 from markupsafe import Markup
 from premailer import Premailer
 
+from digest.discussed import HEADINGS as DISCUSSED_HEADINGS
+from digest.discussed import DiscussedView
 from digest.discussed import view as discussed_view
 from digest.errors import RenderError
+from digest.i18n import ENGLISH, Messages, for_digest, text_direction
 from digest.models import (
     TOKEN_EMAIL,
     TOKEN_NAME,
     TOKEN_UNSUBSCRIBE,
     TOKENS,
+    DiscussedPost,
     IssuePlan,
     Post,
     Recipient,
@@ -43,9 +47,6 @@ HTML_TEMPLATE = "digest.html.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
 # Gmail clips messages whose HTML passes ~102 KB, hiding the footer and its unsubscribe link.
 MAX_HTML_BYTES = 90 * 1024
-RTL_LANGUAGES = frozenset(
-    {"ar", "arc", "ckb", "dv", "fa", "he", "ks", "ps", "sd", "ug", "ur", "yi"}
-)
 PREHEADER_MAX = 140
 _TOKEN_PATTERN = re.compile("(" + "|".join(re.escape(token) for token in TOKENS) + ")")
 SAFE_LINK = re.compile(r"^(https?:|mailto:|[^:]*$)", re.IGNORECASE)
@@ -96,7 +97,7 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        self.env.filters["longdate"] = longdate
+        self.env.filters["longdate"] = _localized_longdate
         self.markdown = _IntroMarkdown("commonmark", {"html": False}).disable("image")
         # premailer and cssutils warn about every mso-* property on every call: noise in cron mail.
         for name in ("premailer", "CSSUTILS", "cssutils"):
@@ -135,23 +136,26 @@ class Renderer:
 
     def _draft(self, plan: IssuePlan, digest: DigestSettings) -> _Draft:
         intro_html = self._intro_html(plan.intro_markdown, digest.site_url)
-        views = tuple(_post_view(post, digest.summary_words) for post in plan.posts)
-        language = digest.language or "en"
+        messages = for_digest(digest.locale, digest.language)
+        views = tuple(_post_view(post, digest.summary_words, messages) for post in plan.posts)
+        language = digest.language or messages.tag
         context: dict[str, Any] = {
             "subject": plan.subject,
             "title": digest.title,
             "site_url": digest.site_url,
             "site_host": urlsplit(digest.site_url).hostname or digest.site_url,
             "lang": language,
-            "dir": "rtl" if language.split("-")[0].lower() in RTL_LANGUAGES else "ltr",
+            "dir": text_direction(language),
+            "locale": messages.identifier,
+            "t": messages,  # t("key"), t("key", count=n): the catalogue's words for the locale
             "issue_date": plan.created_at,
             "since": plan.since,
             "intro_html": Markup(intro_html),
             "intro_text": html_to_text(intro_html),
             "recipient": {"name": TOKEN_NAME, "email": TOKEN_EMAIL,
                           "unsubscribe_url": TOKEN_UNSUBSCRIBE},
-            "discussed": tuple(discussed_view(item) for item in plan.discussed),
-            "discussed_heading": plan.discussed_heading,
+            "discussed": tuple(_discussed_view(item, messages) for item in plan.discussed),
+            "discussed_heading": _discussed_heading(plan.discussed_heading, messages),
         }
         section_of = tuple((number, section.name)
                            for number, section in enumerate(plan.sections) for _ in section.posts)
@@ -228,17 +232,17 @@ def _split_at_tokens(content: str) -> tuple[str, ...]:
     return tuple(_TOKEN_PATTERN.split(content))
 
 
-def byline(author: str, comment_count: int | None) -> str:
+def byline(author: str, comment_count: int | None, messages: Messages = ENGLISH) -> str:
     """"Posted by AUTHOR with N comments"; an unknown count is left out, never shown as zero."""
     if comment_count is None or comment_count < 0:
         comments = ""
-    elif comment_count == 0:
-        comments = "no comments yet"
     else:
-        comments = "1 comment" if comment_count == 1 else f"{comment_count} comments"
+        comments = messages("comments", count=comment_count)
     author = " ".join(author.split())
     if author:
-        return f"Posted by {author} with {comments}" if comments else f"Posted by {author}"
+        if comments:
+            return messages("posted_by_with", author=author, comments=comments)
+        return messages("posted_by", author=author)
     return comments[:1].upper() + comments[1:]
 
 
@@ -253,21 +257,43 @@ def preheader(titles: Sequence[str], title: str, host: str) -> str:
     return cut[: cut.rfind(" ")].rstrip(" ·") + "…" if " " in cut else cut + "…"
 
 
-def longdate(moment: datetime) -> str:
-    """"25 November 2026": the day first, so no reader misreads it."""
-    return f"{moment.day} {moment:%B %Y}"
+def longdate(moment: datetime, messages: Messages = ENGLISH) -> str:
+    """"25 November 2026": the day first, so no reader misreads it; in the locale's words."""
+    return messages.date(moment)
 
 
-def _post_view(post: Post, words: int) -> PostView:
+@jinja2.pass_context
+def _localized_longdate(context: jinja2.runtime.Context, moment: datetime) -> str:
+    messages = context.get("t")
+    return longdate(moment, messages if isinstance(messages, Messages) else ENGLISH)
+
+
+# The schedule kind behind each English heading that compose chose, as a catalogue key.
+_DISCUSSED_KEYS = {text: f"discussed_{kind or 'since_last'}"
+                   for kind, text in DISCUSSED_HEADINGS.items()}
+
+
+def _discussed_view(item: DiscussedPost, messages: Messages) -> DiscussedView:
+    shown = discussed_view(item)
+    return replace(shown, title=" ".join(item.post.title.split()) or messages("untitled"),
+                   gained_label=messages("gained", count=item.gained))
+
+
+def _discussed_heading(heading: str, messages: Messages) -> str:
+    key = _DISCUSSED_KEYS.get(heading)
+    return messages(key) if key else heading
+
+
+def _post_view(post: Post, words: int, messages: Messages = ENGLISH) -> PostView:
     summary, truncated = truncate_html(clean_summary(post.summary_html), words)
     return PostView(
-        title=post.title.strip() or "(untitled)",
+        title=post.title.strip() or messages("untitled"),
         link=post.link,
         author=post.author,
         comment_count=post.comment_count,
         comments_url=post.comments_url,
         published=post.published,
-        byline=byline(post.author, post.comment_count),
+        byline=byline(post.author, post.comment_count, messages),
         summary_html=Markup(summary),
         summary_text=html_to_text(summary),
         truncated=truncated,

@@ -38,10 +38,17 @@ class DigestSettings:
     unsubscribe_url: str | None = None
     unsubscribe_mailto: str | None = None
     reply_to: str | None = None
-    language: str = "en"
+    # The lang="" tag; empty: the locale's ("fr-CA" for fr_CA), so "en" by default.
+    language: str = ""
+    # Babel locale for words, dates and plural forms ("de", "fr_CA", "ar"). None: the language's
+    # when digest has its words (configs that set only language), else English.
+    locale: str | None = None
     min_posts: int = 1  # fewer new posts than this: no issue, they wait for a later one
     layout: Layout = "merged"  # merged: one list, newest first; sections: one per feed
     most_discussed: MostDiscussedSettings = field(default_factory=MostDiscussedSettings)
+    # Where `digest serve` is reachable from outside (https://news.example.org): links in
+    # confirmation emails and the editors' approve link point there.
+    public_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,11 +113,31 @@ class DkimSettings:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """What the mail providers' event posts (bounces, complaints) are checked with, each read from
+    the environment variable the config names; None: that provider's posts are refused."""
+
+    mailgun_signing_key: str | None = field(default=None, repr=False)
+    sendgrid_public_key: str | None = field(default=None, repr=False)  # base64 DER or PEM
+    postmark_basic_auth: str | None = field(default=None, repr=False)  # "user:password"
+    max_age: float = 900.0  # seconds: older (or later) signed timestamps are refused as replays
+
+
+@dataclass(frozen=True)
 class FetchSettings:
     timeout: float = 20.0  # seconds, connect and read
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     concurrency: int = 10
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    """When the editors hear about feed trouble (the ``health:`` section)."""
+
+    feed_alert_after: int = 3  # consecutive failed fetches before one alert email
+    flood_min_entries: int = 5  # a feed with fewer entries never counts as rewritten
+    flood_percent: int = 50  # this share (%) of a feed's entries new at once holds the issue
 
 
 @dataclass(frozen=True)
@@ -131,3 +158,5 @@ class Settings:
     # auto: a run drafts, approves and sends in one go.
     approval: Literal["required", "auto"] = "auto"
     editors: tuple[str, ...] = ()  # addresses as written ("Name <a@b>" or "a@b")
+    health: HealthSettings = field(default_factory=HealthSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)

@@ -132,6 +132,25 @@ class Store:
         with self._tx(write=False) as conn:
             return feeds.feed_rows(conn)
 
+    def set_feed_alerted(self, url: str, at: datetime | None) -> None:
+        """Remember that the editors were alerted about this feed (None: it recovered)."""
+        with self._tx() as conn:
+            feeds.set_alerted(conn, url, at)
+
+    def posts_by_key(self, keys: Sequence[str]) -> dict[str, StoredPost]:
+        with self._tx(write=False) as conn:
+            return feeds.posts_by_key(conn, list(keys))
+
+    def gone_posts(self) -> list[StoredPost]:
+        """Posts not sent yet that left their feed: never to be sent (kept in the store)."""
+        with self._tx(write=False) as conn:
+            return feeds.gone_posts(conn)
+
+    def listed_keys(self) -> set[str]:
+        """Keys of the posts each feed's latest full fetch listed."""
+        with self._tx(write=False) as conn:
+            return feeds.listed_keys(conn)
+
     def comment_history(self, key: str) -> list[tuple[datetime, int]]:
         with self._tx(write=False) as conn:
             return feeds.comment_history(conn, key)
@@ -172,6 +191,13 @@ class Store:
         with self._tx(write=False) as conn:
             row = conn.execute("SELECT * FROM subscribers WHERE id = ?",
                                (subscriber_id,)).fetchone()
+        return None if row is None else subscriber_from_row(row)
+
+    def subscriber_by_email(self, email: str) -> Subscriber | None:
+        """The subscriber with this address (compared as stored: case-folded), or None."""
+        with self._tx(write=False) as conn:
+            row = conn.execute("SELECT * FROM subscribers WHERE email_norm = ?",
+                               (subs.lookup_key(email),)).fetchone()
         return None if row is None else subscriber_from_row(row)
 
     def subscribers(self, status: SubscriberStatus | None = None) -> Iterator[Subscriber]:

@@ -93,6 +93,10 @@ def record_fetch(conn: sqlite3.Connection, outcome: FetchOutcome, now: datetime)
                if post.comment_count is not None and known.get(post.key) != post.comment_count]
     conn.executemany("INSERT INTO comment_counts (post_key, seen_at, count) VALUES (?, ?, ?)",
                      changed)
+    if outcome.status == "ok":  # what this fetch listed; a 304 or an error says nothing
+        conn.execute("UPDATE posts SET last_seen_at = ? WHERE feed_url = ?"
+                     " AND key IN (SELECT value FROM json_each(?))",
+                     (stamp, outcome.feed.url, json.dumps(list(first))))
     return sum(1 for post in posts if post.key not in known)
 
 
@@ -122,9 +126,61 @@ def _post_params(post: Post, feed_url: str, stamp: str) -> tuple[object, ...]:
 def feed_rows(conn: sqlite3.Connection) -> list[FeedRow]:
     rows = conn.execute(
         "SELECT feeds.*, (SELECT count(*) FROM posts WHERE posts.feed_url = feeds.url)"
-        " AS post_count FROM feeds ORDER BY name, url"
+        " AS post_count, (SELECT avg(comment_count) FROM posts WHERE posts.feed_url = feeds.url"
+        " AND comment_count IS NOT NULL) AS average_comments FROM feeds ORDER BY name, url"
     ).fetchall()
     return [feed_from_row(row) for row in rows]
+
+
+def set_alerted(conn: sqlite3.Connection, url: str, at: datetime | None) -> None:
+    conn.execute("UPDATE feeds SET alerted_at = ? WHERE url = ?", (to_db_opt(at), url))
+
+
+def posts_by_key(conn: sqlite3.Connection, keys: list[str]) -> dict[str, StoredPost]:
+    rows = conn.execute("SELECT * FROM posts WHERE key IN (SELECT value FROM json_each(?))",
+                        (json.dumps(keys),)).fetchall()
+    return {row["key"]: post_from_row(row) for row in rows}
+
+
+# Which unsent posts left their feed. Every successful fetch that lists entries stamps them with
+# its time, so a feed's newest stamp is its latest full fetch and a post stamped earlier was not
+# in it. Two guards keep this from guessing:
+# - a feed that lists only its latest N entries drops old posts off the end by design: a post
+#   counts as gone only if the latest fetch still lists an older post (published, else first
+#   seen), so it vanished from the middle;
+# - the latest stamp must come from a fetch that also listed a post it already knew unchanged
+#   (last_seen_at > updated_at). Rows from before last_seen_at was kept, or a fetch where every
+#   entry is new (a feed rewriting its ids), are not judged.
+_GONE = """
+WITH latest AS (
+    SELECT feed_url, max(last_seen_at) AS at FROM posts GROUP BY feed_url
+), judged AS (
+    SELECT latest.* FROM latest WHERE EXISTS (
+        SELECT 1 FROM posts AS r WHERE r.feed_url = latest.feed_url
+        AND r.last_seen_at = latest.at AND r.last_seen_at > r.updated_at)
+)
+SELECT p.* FROM posts AS p JOIN judged ON p.feed_url = judged.feed_url
+WHERE p.last_seen_at < judged.at
+  AND (p.issue_id IS NULL OR p.issue_id IN (
+       SELECT id FROM issues WHERE status IN ('draft', 'approved')))
+  AND EXISTS (
+      SELECT 1 FROM posts AS q WHERE q.feed_url = p.feed_url AND q.last_seen_at = judged.at
+      AND coalesce(q.published, q.first_seen) < coalesce(p.published, p.first_seen))
+ORDER BY p.feed_url, p.first_seen, p.key
+"""
+
+
+def gone_posts(conn: sqlite3.Connection) -> list[StoredPost]:
+    """Posts not yet sent that left their feed (see _GONE for the rule)."""
+    return [post_from_row(row) for row in conn.execute(_GONE).fetchall()]
+
+
+def listed_keys(conn: sqlite3.Connection) -> set[str]:
+    """Keys of the posts each feed's latest full fetch listed."""
+    rows = conn.execute(
+        "SELECT key FROM posts AS p WHERE p.last_seen_at = (SELECT max(last_seen_at) FROM posts"
+        " AS q WHERE q.feed_url = p.feed_url)").fetchall()
+    return {row["key"] for row in rows}
 
 
 def comment_history(conn: sqlite3.Connection, key: str) -> list[tuple[datetime, int]]:
