@@ -34,7 +34,8 @@ def feed_lines(outcomes: Iterable[FetchOutcome]) -> Iterator[str]:
 
 def import_line(report: ImportReport) -> str:
     return (f"subscribers: {report.added} added, {report.updated} updated, "
-            f"{report.unchanged} unchanged, {report.kept_out} kept out (unsubscribed, bounced or complained)")
+            f"{report.unchanged} unchanged, "
+            f"{report.kept_out} kept out (unsubscribed, bounced or complained)")
 
 
 def delivery_line(report: DeliveryReport) -> str:
