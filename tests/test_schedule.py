@@ -369,7 +369,13 @@ def test_min_posts_holds_posts_back_into_the_next_period(tmp_path: Path) -> None
 
     posts.append(item(4, utc(2026, 12, 3, 9)))
     write_rss(feed, "Feeling Again", posts)
-    # The period of 30 November ends without a second post ... the next one has both.
+    # Enough posts now, but the period of 30 November was decided by its first run: the posts
+    # roll into the next period instead of going out mid-week.
+    midweek = run_cli(config, "run", now=utc(2026, 12, 3, 10, 0))
+    assert midweek.code == 0, midweek.err
+    assert ("No new issue: this period's issue was held back (fewer than min_posts); next issue "
+            "due at 2026-12-07 08:00 Europe/London.") in midweek.out
+    assert len(messages(config)) == SUBSCRIBERS
     assert "Issue 2" in run_cli(config, "run", now=utc(2026, 12, 7, 8, 0)).out
     assert messages(config).count("Post number 3 | Post number 4") == SUBSCRIBERS
 

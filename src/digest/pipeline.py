@@ -257,14 +257,22 @@ def plan_next(settings: Settings, store: Store, now: datetime) -> IssuePlan | No
 def held_back(settings: Settings, store: Store, now: datetime) -> str | None:
     """Why no issue goes out now although there may be news: the schedule says it is not due
     yet, or there are fewer new posts than min_posts. None: go ahead."""
-    if settings.schedule is not None:
-        previous = store.last_issue()
-        decision = schedules.decide(settings.schedule, now,
-                                    previous.created_at if previous else None)
-        if not decision.due:
-            when = schedules.describe(decision.next_at, settings.schedule.zone)
-            return f"next issue due at {when}"
-    return too_few_message(plan_next(settings, store, now), settings.digest.min_posts)
+    too_few = functools.partial(too_few_message, min_posts=settings.digest.min_posts)
+    if settings.schedule is None:
+        return too_few(plan_next(settings, store, now))
+    previous = store.last_issue()
+    decision = schedules.decide(settings.schedule, now, previous.created_at if previous else None)
+    when = schedules.describe(decision.next_at, settings.schedule.zone)
+    if not decision.due:
+        return f"next issue due at {when}"
+    # The first run of a period decides for the whole period: posts held back by min_posts roll
+    # into the next period rather than going out with a later run of this one.
+    if store.period_held(decision.period_start):
+        return f"this period's issue was held back (fewer than min_posts); next issue due at {when}"
+    reason = too_few(plan_next(settings, store, now))
+    if reason is not None:
+        store.hold_period(decision.period_start, now, reason)
+    return reason
 
 
 def next_issue(settings: Settings, store: Store, deps: Deps, report: RunReport, *,

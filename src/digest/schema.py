@@ -184,7 +184,19 @@ _V3: Migration = (
     "UPDATE posts SET last_seen_at = updated_at",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
+# Scheduled periods whose issue was held back by min_posts: the posts roll into the next period
+# instead of going out with a later run of the same one.
+_V4: Migration = (
+    """
+    CREATE TABLE held_periods (
+        period_start TEXT PRIMARY KEY NOT NULL,  -- the scheduled moment that opened the period
+        held_at TEXT NOT NULL,
+        reason TEXT NOT NULL
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

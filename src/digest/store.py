@@ -132,6 +132,19 @@ class Store:
         with self._tx(write=False) as conn:
             return feeds.feed_rows(conn)
 
+    def hold_period(self, period_start: datetime, now: datetime, reason: str) -> None:
+        """Remember that the period opened at ``period_start`` sends no issue (min_posts)."""
+        with self._tx() as conn:
+            conn.execute("INSERT OR IGNORE INTO held_periods (period_start, held_at, reason)"
+                         " VALUES (?, ?, ?)", (to_db(period_start), to_db(now), reason))
+
+    def period_held(self, period_start: datetime) -> str | None:
+        """Why the period opened at ``period_start`` was held back; None if it was not."""
+        with self._tx(write=False) as conn:
+            row = conn.execute("SELECT reason FROM held_periods WHERE period_start = ?",
+                               (to_db(period_start),)).fetchone()
+        return None if row is None else str(row[0])
+
     def set_feed_alerted(self, url: str, at: datetime | None) -> None:
         """Remember that the editors were alerted about this feed (None: it recovered)."""
         with self._tx() as conn:
