@@ -547,3 +547,33 @@ def test_serve_refuses_a_port_that_is_not_one(tmp_path: Path) -> None:
     config = write_config(tmp_path, ["https://blog.example.org/feed.xml"])
     result = digest(config, "serve", "--port", "70000")
     assert result.code == 2 and "--port 70000 is not a port number" in result.err
+
+
+def test_the_email_links_to_its_web_version(site: Site, client: TestClient,
+                                            smtp: tuple[SmtpServer, CountingHandler]) -> None:
+    from digest import drafts, pipeline
+
+    issue = site.make_draft()
+    with site.store() as store:
+        drafts.approve(store, issue.id, site.clock())
+        drafts.start_sending(store, issue.id)
+        sending = store.find_issue(issue.id)
+        assert sending is not None
+        deps = pipeline.Deps(clock=site.clock, sender_factory=site.sender_factory())
+        report = pipeline.deliver_issue(site.settings, store, sending, deps)
+    assert report.sent >= 1
+    received = message_to(smtp[1].messages, smtp[1].messages[0][0])
+    text = next(p for p in received.walk() if p.get_content_type() == "text/plain")
+    page = next(p for p in received.walk() if p.get_content_type() == "text/html")
+    found = re.search(r"View this issue in your browser: (\S+)", text.get_content())
+    assert found, text.get_content()
+    link = found.group(1)
+    assert link.startswith("http://testserver/issues/") and len(link.rsplit("/", 1)[1]) == 12
+    assert f'href="{link}"' in page.get_content()
+    assert "%%DIGEST" not in text.get_content() + page.get_content()
+
+    response = client.get(urlsplit(link).path)
+    assert response.status_code == 200 and "Post p0" in response.text
+    assert "%%DIGEST" not in response.text
+    assert client.get("/issues/0123456789ab").status_code == 404
+    assert client.get("/issues/not-a-hash").status_code == 404

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from email.utils import parseaddr
 from urllib.parse import quote
 
 from digest import tokens
 from digest.errors import ConfigError
-from digest.models import Recipient, Subscriber
+from digest.models import TOKEN_WEB_VERSION, Recipient, Subscriber
 from digest.settings import DigestSettings
 
 
@@ -78,3 +79,20 @@ def recipient_for(digest: DigestSettings, subscriber: Subscriber,
         name=subscriber.name,
         unsubscribe_url=unsubscribe_url(digest, subscriber.email, token),
     )
+
+
+def content_hash(subject: str, html: str, text: str) -> str:
+    """sha256 of subject, HTML and text, each followed by a NUL so no two splits collide."""
+    return hashlib.sha256(f"{subject}\0{html}\0{text}\0".encode()).hexdigest()
+
+
+def web_version_url(public_url: str | None, subject: str, html: str, text: str) -> str | None:
+    """Where the issue with this content is on the web ("view in browser"), named by its content
+    hash so the address is known before the issue has a number; None without digest.public_url."""
+    if not public_url:
+        return None
+    return f"{public_url.rstrip('/')}/issues/{content_hash(subject, html, text)[:12]}"
+
+
+def fill_web_version(content: str, url: str | None) -> str:
+    return content.replace(TOKEN_WEB_VERSION, url or "")

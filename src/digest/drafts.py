@@ -17,13 +17,13 @@ the caller, so the web pages, the CLI and cron share these functions.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
+from digest import addressing
 from digest.compose import nothing_new_message
 from digest.errors import ConfigError, StoreError
 from digest.models import Issue, IssuePlan, RenderedIssue
@@ -61,9 +61,7 @@ class Step:
     nothing_new: str | None = None
 
 
-def content_hash(subject: str, html: str, text: str) -> str:
-    """sha256 of subject, HTML and text, each followed by a NUL so no two splits collide."""
-    return hashlib.sha256(f"{subject}\0{html}\0{text}\0".encode()).hexdigest()
+content_hash = addressing.content_hash
 
 
 def hash_of(issue: Issue) -> str:

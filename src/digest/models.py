@@ -14,6 +14,9 @@ TOKEN_NAME = "%%DIGEST_RECIPIENT_NAME%%"
 TOKEN_EMAIL = "%%DIGEST_RECIPIENT_EMAIL%%"
 TOKEN_UNSUBSCRIBE = "%%DIGEST_UNSUBSCRIBE_URL%%"
 TOKENS = (TOKEN_NAME, TOKEN_EMAIL, TOKEN_UNSUBSCRIBE)
+# Per issue, not per recipient: the address of the issue's web version ("view in browser"). Rendered
+# when digest.public_url is set and filled in once per issue when its message is built.
+TOKEN_WEB_VERSION = "%%DIGEST_WEB_VERSION_URL%%"
 
 CommentsMode = Literal["feed", "fetch"]
 FetchStatus = Literal["ok", "not_modified", "error"]

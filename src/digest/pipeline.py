@@ -153,9 +153,14 @@ def delivery_options(settings: Settings, *, include_failed: bool = False) -> Del
 
 
 def message_template(settings: Settings, issue_subject: str, html: str, text: str,
-                     date: datetime) -> MessageTemplate:
+                     date: datetime, *, web_of: RenderedIssue | None = None) -> MessageTemplate:
+    """The issue's MIME, built once. ``web_of``: the issue content whose web version the message
+    links to, when the message's own content differs from it (test copies, editors' copies)."""
     digest = settings.digest
-    rendered = RenderedIssue(subject=issue_subject, html=html, text=text, preheader="",
+    source = web_of or RenderedIssue(issue_subject, html, text, "", 0)
+    url = addressing.web_version_url(digest.public_url, source.subject, source.html, source.text)
+    rendered = RenderedIssue(subject=issue_subject, html=addressing.fill_web_version(html, url),
+                             text=addressing.fill_web_version(text, url), preheader="",
                              post_count=0)
     return MessageTemplate.build(
         rendered,
@@ -303,7 +308,8 @@ def notify_editors(settings: Settings, store: Store, issue: Issue, deps: Deps) -
     reason = drafts.hold_reason(issue)
     note = editor_note(settings, issue, approve_link(settings, issue))
     rendered = editor_copy(drafts.as_rendered(issue), (reason, *note) if reason else note)
-    template = message_template(settings, rendered.subject, rendered.html, rendered.text, now)
+    template = message_template(settings, rendered.subject, rendered.html, rendered.text, now,
+                                web_of=drafts.as_rendered(issue))
     messages = editor_messages(settings, issue, template,
                                functools.partial(preview_recipient, settings))
     notice = hand_over(issue.id, messages, deps.sender_factory)
@@ -343,8 +349,12 @@ class Draft:
     fetched: tuple[FetchOutcome, ...]
     recipient: Recipient
 
-    def personalised(self) -> tuple[str, str]:
-        return personalize(self.rendered, self.recipient)
+    def personalised(self, public_url: str | None = None) -> tuple[str, str]:
+        rendered = self.rendered
+        url = addressing.web_version_url(public_url, rendered.subject, rendered.html,
+                                         rendered.text)
+        html, text = personalize(rendered, self.recipient)
+        return addressing.fill_web_version(html, url), addressing.fill_web_version(text, url)
 
 
 @contextmanager
@@ -381,7 +391,7 @@ def preview_recipient(settings: Settings, email: str | None = None) -> Recipient
 def write_preview(settings: Settings, draft: Draft, out: Path, now: datetime) -> list[Path]:
     """Write digest.html, digest.txt and digest.eml of a draft into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    html, text = draft.personalised()
+    html, text = draft.personalised(settings.digest.public_url)
     eml = test_message(settings, draft, now, subject_prefix="")
     paths = [out / "digest.html", out / "digest.txt", out / "digest.eml"]
     for path, data in zip(paths, (html.encode(), text.encode(), eml.data), strict=True):
@@ -395,7 +405,7 @@ def test_message(settings: Settings, draft: Draft, now: datetime, *,
                  subject_prefix: str = "[TEST] ") -> Outgoing:
     rendered = draft.rendered
     template = message_template(settings, subject_prefix + rendered.subject, rendered.html,
-                                rendered.text, now)
+                                rendered.text, now, web_of=rendered)
     message_id = make_message_id(0, int(now.timestamp()), settings.digest.from_addr)
     data = template.personalize(draft.recipient, message_id=message_id)
     return Outgoing(delivery_id=0, envelope_from=addressing.envelope_from(

@@ -266,6 +266,15 @@ class Store:
         with self._tx(write=False) as conn:
             return issues.find(conn, issue_id)
 
+    def find_issue_by_hash(self, prefix: str) -> Issue | None:
+        """The newest issue whose content hash starts with ``prefix`` (hex, 12 digits or more)."""
+        if len(prefix) < 12 or any(c not in "0123456789abcdef" for c in prefix):
+            return None
+        with self._tx(write=False) as conn:
+            row = conn.execute("SELECT id FROM issues WHERE substr(content_hash, 1, ?) = ?"
+                               " ORDER BY id DESC LIMIT 1", (len(prefix), prefix)).fetchone()
+            return None if row is None else issues.find(conn, int(row[0]))
+
     def open_draft(self) -> Issue | None:
         with self._tx(write=False) as conn:
             return issues.open_draft(conn)

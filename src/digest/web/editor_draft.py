@@ -69,8 +69,8 @@ async def draft_page(request: Request) -> Response:
                "done": DONE.get(request.query_params.get("done", ""), ""),
                "to": request.query_params.get("to", "")}
     if issue is not None:
-        html, text = as_draft(web.settings, issue,
-                              pipeline.preview_recipient(web.settings)).personalised()
+        draft = as_draft(web.settings, issue, pipeline.preview_recipient(web.settings))
+        html, text = draft.personalised(web.settings.digest.public_url)
         size = len(html.encode("utf-8"))
         context.update(text=text, size_kb=round(size / 1024, 1),
                        clip_kb=GMAIL_CLIP_BYTES // 1024, clipped=size > GMAIL_CLIP_BYTES,
@@ -90,8 +90,8 @@ async def preview(request: Request) -> Response:
         issue = store.find_issue(int(request.path_params["issue_id"]))
     if issue is None:
         return message(request, "No such issue", "Pick one from the list.", status=404)
-    html, _ = as_draft(web.settings, issue,
-                       pipeline.preview_recipient(web.settings)).personalised()
+    draft = as_draft(web.settings, issue, pipeline.preview_recipient(web.settings))
+    html, _ = draft.personalised(web.settings.digest.public_url)
     if request.query_params.get("dark") == "1":
         html = dark_variant(html)
     return Response(html, media_type="text/html; charset=utf-8")

@@ -45,6 +45,7 @@ def routes(unsubscribe_at: str) -> list[BaseRoute]:
         Route("/subscribe/confirm", confirm_page, methods=["GET"]),
         Route("/subscribe/confirm", confirm_post, methods=["POST"]),
         Route("/issues/{issue_id:int}", issue_page, methods=["GET"]),
+        Route("/issues/{content:str}", issue_page, methods=["GET"]),
     ]
 
 
@@ -181,11 +182,15 @@ def _expired(request: Request) -> Response:
 async def issue_page(request: Request) -> Response:
     web = web_of(request)
     with web.store() as store:
-        issue = store.find_issue(int(request.path_params["issue_id"]))
+        if "issue_id" in request.path_params:
+            issue = store.find_issue(int(request.path_params["issue_id"]))
+        else:  # the "view in browser" link names the issue by its content hash
+            issue = store.find_issue_by_hash(str(request.path_params["content"]))
     if issue is None or issue.status not in ("sending", "sent"):
         return message(request, "No such issue", "There is no published issue with this number.",
                        status=404)
     neutral = Recipient(email=NEUTRAL_EMAIL, name="",
                                    unsubscribe_url=web.link(unsubscribe_path(web.settings)))
     html, _ = personalize(as_rendered(issue), neutral)
+    html = addressing.fill_web_version(html, str(request.url))
     return Response(html, media_type="text/html; charset=utf-8")
