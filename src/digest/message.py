@@ -40,7 +40,7 @@ _ADDR_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z
 _ATOMS_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
 _HEADER_URI_RE = re.compile(r"[\x21-\x3b\x3d\x3f-\x7e]{1,900}")  # printable ASCII except < >
 _LIST_LABEL_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)+")
-_ONE_CLICK = b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+_ONE_CLICK = ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 
 # A place in the body where a token was: (token, inside the HTML part).
 Slot = tuple[str, bool]
@@ -235,18 +235,24 @@ class MessageTemplate:
         return self.sign(data) if self.sign else data
 
     def _list_unsubscribe(self, url: str) -> bytes:
-        uris = []
-        https = url.startswith("https://") and _HEADER_URI_RE.fullmatch(url) is not None
-        if https:
-            uris.append(f"<{url}>")
-        if self.unsubscribe_mailto:
-            uris.append(f"<{self.unsubscribe_mailto}>")
-        if not uris:
-            return b""
-        line = "List-Unsubscribe: " + ", ".join(uris)
-        if len(line) > 78:
-            line = "List-Unsubscribe: " + ",\r\n ".join(uris)
-        return line.encode("ascii") + CRLF + (_ONE_CLICK if https else b"")
+        lines = []
+        for name, value in list_unsubscribe_headers(url, self.unsubscribe_mailto):
+            line = f"{name}: {value}"
+            if len(line) > 78:  # fold between the URIs, never inside one
+                line = f"{name}: " + value.replace(", <", ",\r\n <")
+            lines.append(line.encode("ascii") + CRLF)
+        return b"".join(lines)
+
+
+def list_unsubscribe_headers(url: str, mailto: str | None) -> tuple[tuple[str, str], ...]:
+    """RFC 2369 / RFC 8058 headers as (name, value): one-click only for an https URL (it
+    unsubscribes on POST); nothing when there is neither a usable URL nor a mailto."""
+    https = url.startswith("https://") and _HEADER_URI_RE.fullmatch(url) is not None
+    uris = ([f"<{url}>"] if https else []) + ([f"<{mailto}>"] if mailto else [])
+    if not uris:
+        return ()
+    found = (("List-Unsubscribe", ", ".join(uris)),)
+    return (*found, _ONE_CLICK) if https else found
 
 
 def _list_id(list_id: str, default_name: str) -> str:

@@ -18,7 +18,7 @@ from email.policy import default
 from functools import cached_property
 from typing import Any, cast
 
-from digest.message import MessageTemplate
+from digest.message import MessageTemplate, list_unsubscribe_headers
 from digest.models import TOKEN_EMAIL, TOKEN_NAME, TOKEN_UNSUBSCRIBE, TOKENS, Issue, Outgoing
 from digest.sanitize import clean_header_text
 
@@ -32,8 +32,6 @@ _PER_COPY = ("Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post")
 _OWN = {"from", "to", "subject", "date", "reply-to", "mime-version", "content-type",
         "content-transfer-encoding", "dkim-signature", *(h.lower() for h in _PER_COPY)}
 _PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
-_HEADER_URI = re.compile(r"[\x21-\x3b\x3d\x3f-\x7e]{1,900}")  # printable ASCII except < >
-_ONE_CLICK = ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 
 Mailbox = tuple[str, str]  # (display name, address)
 
@@ -104,7 +102,7 @@ def copy_of(message: Outgoing, unsubscribe_mailto: str | None) -> Copy:
     values = {TOKEN_NAME: recipient.name, TOKEN_EMAIL: recipient.email,
               TOKEN_UNSUBSCRIBE: recipient.unsubscribe_url}
     headers = (("Message-ID", message.message_id),
-               *list_unsubscribe(recipient.unsubscribe_url, unsubscribe_mailto))
+               *list_unsubscribe_headers(recipient.unsubscribe_url, unsubscribe_mailto))
     return Copy(message, recipient.email, clean_header_text(recipient.name), values, headers)
 
 
@@ -145,11 +143,3 @@ def mailbox(name: str, address: str) -> str:
     return f"{name} <{address}>"
 
 
-def list_unsubscribe(url: str, mailto: str | None) -> tuple[tuple[str, str], ...]:
-    """RFC 2369 / RFC 8058 headers: one-click only for an https URL (it unsubscribes on POST)."""
-    https = url.startswith("https://") and _HEADER_URI.fullmatch(url) is not None
-    uris = ([f"<{url}>"] if https else []) + ([f"<{mailto}>"] if mailto else [])
-    if not uris:
-        return ()
-    found = (("List-Unsubscribe", ", ".join(uris)),)
-    return (*found, _ONE_CLICK) if https else found
