@@ -32,13 +32,13 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from send import FROM, NOW, rendered, template  # noqa: E402  (the same 18 KB digest)
 
-from digest.delivery import deliver  # noqa: E402
-from digest.message import make_message_id  # noqa: E402
+from digest.app import delivery_options  # noqa: E402
+from digest.delivery.loop import deliver  # noqa: E402
+from digest.delivery.senders import make_sender  # noqa: E402
+from digest.delivery.senders.api import ApiSender  # noqa: E402
+from digest.delivery.senders.api_content import copy_of  # noqa: E402
+from digest.mail.message import make_message_id  # noqa: E402
 from digest.models import Delivery, Issue, Outgoing, Recipient  # noqa: E402
-from digest.pipeline import delivery_options  # noqa: E402
-from digest.senders import make_sender  # noqa: E402
-from digest.senders.api import ApiSender  # noqa: E402
-from digest.senders.api_content import copy_of  # noqa: E402
 from digest.settings import (  # noqa: E402
     API_BATCH_LIMITS,
     ApiSettings,

@@ -33,10 +33,10 @@ import dkim  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
-from digest.dkimsign import SIGNED_HEADERS, DkimSigner  # noqa: E402
-from digest.message import MessageTemplate, make_message_id  # noqa: E402
+from digest.mail.dkim import SIGNED_HEADERS, DkimSigner  # noqa: E402
+from digest.mail.message import MessageTemplate, make_message_id  # noqa: E402
+from digest.mail.tokens import unsubscribe_token  # noqa: E402
 from digest.models import Recipient, RenderedIssue  # noqa: E402
-from digest.tokens import unsubscribe_token  # noqa: E402
 
 ROOT = _HERE.parent
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import escape
 
-from digest.compose import plan_issue
+from digest.issues.compose import plan_issue
+from digest.issues.render import Renderer, personalize
 from digest.models import (
     TOKEN_EMAIL,
     TOKEN_NAME,
@@ -28,7 +29,6 @@ from digest.models import (
     RenderedIssue,
     StoredPost,
 )
-from digest.render import Renderer, personalize
 from digest.settings import DigestSettings
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)

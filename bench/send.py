@@ -30,8 +30,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the test SMTP servers live with the tests
 
-from digest.delivery import DeliveryOptions, deliver  # noqa: E402
-from digest.message import MessageTemplate, make_message_id  # noqa: E402
+from digest.delivery.loop import DeliveryOptions, deliver  # noqa: E402
+from digest.delivery.senders.smtp import SmtpSender  # noqa: E402
+from digest.mail.message import MessageTemplate, make_message_id  # noqa: E402
 from digest.models import (  # noqa: E402
     TOKEN_EMAIL,
     TOKEN_NAME,
@@ -40,7 +41,6 @@ from digest.models import (  # noqa: E402
     Recipient,
     RenderedIssue,
 )
-from digest.senders.smtp import SmtpSender  # noqa: E402
 from digest.settings import SmtpSettings  # noqa: E402
 from digest.store import Store  # noqa: E402
 from digest.subscribers import SubscriberRow  # noqa: E402

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from digest import addressing
+from digest.mail import addressing
 from digest.settings import DigestSettings
 
 

@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from digest.delivery import DeliveryReport, deliver
+from digest.app import delivery_options
+from digest.delivery.loop import DeliveryReport, deliver
+from digest.delivery.senders import make_sender
+from digest.delivery.senders.api import ApiSender, retry_after
 from digest.errors import ConfigError, SendError
-from digest.message import MessageTemplate, make_message_id
+from digest.mail.message import MessageTemplate, make_message_id
 from digest.models import (
     TOKEN_EMAIL,
     TOKEN_NAME,
@@ -30,9 +33,6 @@ from digest.models import (
     Recipient,
     RenderedIssue,
 )
-from digest.pipeline import delivery_options
-from digest.senders import make_sender
-from digest.senders.api import ApiSender, retry_after
 from digest.settings import API_BATCH_LIMITS, ApiSettings, DigestSettings, SenderSettings, Settings
 from digest.store import Store
 from digest.subscribers import SubscriberRow

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from digest import drafts
+from digest.issues import drafts
 from support.browser import (
     ARTIFACTS,
     EDITOR_TOKEN,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from digest.check import GMAIL_CLIP_BYTES, TARGET_BYTES, CheckReport, check_message
-from digest.check_headers import check_headers, header_block
-from digest.check_links import html_links, link_problem
+from digest.mail.check import GMAIL_CLIP_BYTES, TARGET_BYTES, CheckReport, check_message
+from digest.mail.check_headers import check_headers, header_block
+from digest.mail.check_links import html_links, link_problem
 from support.demo_digest import Demo, build_demo, demo_copy, set_header, swap_parts
 from support.e2e import digest
 

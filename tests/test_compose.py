@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from digest.compose import nothing_new_message, plan_issue
 from digest.errors import ConfigError
+from digest.issues.compose import nothing_new_message, plan_issue
 from digest.models import Issue, Post, StoredPost
 from digest.settings import DigestSettings
 

@@ -10,12 +10,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from digest import addressing
 from digest.config import load
 from digest.errors import ConfigError
+from digest.mail import addressing
+from digest.mail.tokens import read_unsubscribe_token
 from digest.models import Subscriber
 from digest.settings import Settings
-from digest.tokens import read_unsubscribe_token
 from support.dkimkeys import DkimKey, make_key
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from digest.config import load
-from digest.drafts_notice import approve_link
 from digest.errors import ConfigError
+from digest.issues.notice import approve_link
 from digest.models import Issue
 
 HEAD = """\

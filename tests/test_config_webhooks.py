@@ -11,7 +11,7 @@ import pytest
 from digest.config import load
 from digest.errors import ConfigError
 from digest.settings import WebhookSettings
-from digest.webhooks import WebhookSecrets
+from digest.subscribers.webhooks import WebhookSecrets
 from support.webhook_samples import MAILGUN_KEY, POSTMARK_AUTH, sendgrid_keys
 
 _, PUBLIC = sendgrid_keys()

@@ -16,9 +16,13 @@ from typing import Any
 
 import pytest
 
-from digest.delivery import DeliveryOptions, DeliveryReport, deliver
+from digest.delivery.loop import DeliveryOptions, DeliveryReport, deliver
+from digest.delivery.progress import Progress
+from digest.delivery.ratelimit import TokenBucket
+from digest.delivery.senders import SenderFactory, make_sender
+from digest.delivery.senders.smtp import SmtpSender
 from digest.errors import SendError
-from digest.message import MessageTemplate
+from digest.mail.message import MessageTemplate
 from digest.models import (
     TOKEN_EMAIL,
     TOKEN_NAME,
@@ -28,10 +32,6 @@ from digest.models import (
     Recipient,
     RenderedIssue,
 )
-from digest.progress import Progress
-from digest.ratelimit import TokenBucket
-from digest.senders import SenderFactory, make_sender
-from digest.senders.smtp import SmtpSender
 from digest.settings import SmtpSettings
 from digest.store import Store
 from digest.subscribers import SubscriberRow
@@ -295,8 +295,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
 from test_delivery import recipient_for, template, NOW
-from digest.delivery import DeliveryOptions, deliver
-from digest.senders.smtp import SmtpSender
+from digest.delivery.loop import DeliveryOptions, deliver
+from digest.delivery.senders.smtp import SmtpSender
 from digest.settings import SmtpSettings
 from digest.store import Store
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from digest import config, pipeline
-from digest.senders import make_sender
+from digest import app as pipeline
+from digest import config
+from digest.delivery.senders import make_sender
 from support import chromium
 from support.demo_digest import CLOCK, build_demo
 from support.e2e import DATA, expected_posts, write_config

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from digest.compose import History, plan_issue, same_post_link
-from digest.discussed import gained_label, heading, most_discussed
+from digest.issues.compose import History, plan_issue, same_post_link
+from digest.issues.discussed import gained_label, heading, most_discussed
+from digest.issues.render import Renderer
 from digest.models import (
     CommentChange,
     DiscussedPost,
@@ -21,7 +22,6 @@ from digest.models import (
     RenderedIssue,
     StoredPost,
 )
-from digest.render import Renderer
 from digest.settings import DigestSettings, MostDiscussedSettings
 from digest.store import Store
 

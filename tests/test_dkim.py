@@ -10,10 +10,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from digest.dkimsign import SIGNED_HEADERS, DkimSigner, KeyProblem, load_rsa_key
-from digest.message import MessageTemplate, make_message_id
+from digest.mail.dkim import SIGNED_HEADERS, DkimSigner, KeyProblem, load_rsa_key
+from digest.mail.message import MessageTemplate, make_message_id
+from digest.mail.tokens import unsubscribe_token
 from digest.models import TOKEN_EMAIL, TOKEN_NAME, TOKEN_UNSUBSCRIBE, Recipient, RenderedIssue
-from digest.tokens import unsubscribe_token
 from support.dkimkeys import DOMAIN, SELECTOR, DkimKey, make_key, signature_tags
 
 DATE = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)

@@ -15,11 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from digest import config, drafts, pipeline, schema
-from digest.addressing import recipient_for
-from digest.drafts import DraftError
-from digest.drafts_notice import DRAFT_PREFIX, editor_copy, editor_note
+from digest import app as pipeline
+from digest import config
+from digest.delivery.senders import Sender
 from digest.errors import StoreError
+from digest.issues import drafts
+from digest.issues.drafts import DraftError
+from digest.issues.notice import DRAFT_PREFIX, editor_copy, editor_note
+from digest.issues.render import Renderer, personalize
+from digest.mail.addressing import recipient_for
 from digest.models import (
     DiscussedPost,
     Feed,
@@ -30,11 +34,9 @@ from digest.models import (
     Section,
     Subscriber,
 )
-from digest.render import Renderer, personalize
-from digest.senders import Sender
 from digest.settings import DigestSettings, Settings
-from digest.store import DraftContent, Store
-from digest.store_rows import plan_from_json, plan_to_json
+from digest.store import DraftContent, Store, schema
+from digest.store.rows import plan_from_json, plan_to_json
 from digest.subscribers import SubscriberRow
 from support.e2e import digest, parse, parts, write_config
 from support.feedserver import FeedServer, Route

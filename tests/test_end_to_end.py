@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from digest.render import byline
+from digest.issues.render import byline
 from support.e2e import DATA, digest, expected_posts, parse, parts, write_config
 from support.feedserver import FeedServer, Route
 from support.smtpserver import CountingHandler, SmtpServer

@@ -13,7 +13,7 @@ import pytest
 
 import digest
 from digest.feeds import fetch_feeds
-from digest.fetch import BodyTooLarge, CappedBody
+from digest.feeds.fetch import BodyTooLarge, CappedBody
 from digest.models import CommentsMode, Feed, FetchOutcome, Validators
 from digest.settings import FetchSettings
 from support.feedserver import FeedServer, Route

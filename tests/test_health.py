@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.drafts_notice import Notice
-from digest.health import (
+from digest.app.watch import feed_alerts
+from digest.feeds.health import (
     FeedAlert,
     FeedState,
     FetchCount,
@@ -19,10 +19,10 @@ from digest.health import (
     flood_reason,
     is_flood,
 )
+from digest.issues.notice import Notice
 from digest.models import Feed, FetchOutcome
 from digest.settings import DigestSettings, HealthSettings, Settings
 from digest.store import Store
-from digest.watch import feed_alerts
 from support.e2e import parse, parts, write_config
 from support.rss import Item, run_cli, write_rss
 from support.smtpserver import CountingHandler, SmtpServer

@@ -14,11 +14,11 @@ import pytest
 from babel import Locale
 from lxml import html as lxml_html
 
-from digest import i18n
-from digest.compose import format_subject, plan_issue
 from digest.errors import ConfigError, RenderError
+from digest.issues import i18n
+from digest.issues.compose import format_subject, plan_issue
+from digest.issues.render import Renderer, byline
 from digest.models import DiscussedPost, IssuePlan, Post, StoredPost
-from digest.render import Renderer, byline
 from digest.settings import DigestSettings
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -88,10 +88,10 @@ def test_every_catalogue_is_complete_for_its_plural_rules(language: str) -> None
 
 
 def test_catalogues_ship_as_package_data() -> None:
-    names = {entry.name for entry in files("digest").joinpath("locales").iterdir()}
+    names = {entry.name for entry in files("digest.issues").joinpath("locales").iterdir()}
     assert {"en.json", "de.json", "fr.json", "ar.json"} <= names
     for name in names:
-        data = json.loads(files("digest").joinpath("locales", name).read_text("utf-8"))
+        data = json.loads(files("digest.issues").joinpath("locales", name).read_text("utf-8"))
         assert data["messages"]
 
 

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from digest.errors import LockError
-from digest.lock import lock_path, run_lock
+from digest.store.lock import lock_path, run_lock
 
 
 def _hold_in_child(store: Path) -> subprocess.Popen[str]:
     code = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from digest.lock import run_lock
+        from digest.store.lock import run_lock
         with run_lock(Path({str(store)!r})):
             print("held", flush=True)
             time.sleep(60)

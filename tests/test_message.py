@@ -14,9 +14,9 @@ from email.policy import default
 import pytest
 
 from digest.errors import ConfigError, PermanentSendError
-from digest.message import MessageTemplate, make_message_id
+from digest.feeds.sanitize import clean_header_text
+from digest.mail.message import MessageTemplate, make_message_id
 from digest.models import TOKEN_EMAIL, TOKEN_NAME, TOKEN_UNSUBSCRIBE, Recipient, RenderedIssue
-from digest.sanitize import clean_header_text
 
 DATE = datetime(2024, 3, 4, 5, 6, 7, tzinfo=UTC)
 MAILTO = "mailto:leave@example.org?subject=unsubscribe"

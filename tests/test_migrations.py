@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from digest import schema
 from digest.errors import StoreError, SubscriberError
-from digest.store import Store
+from digest.store import Store, schema
 
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 TABLES = {"feeds", "posts", "comment_counts", "subscribers", "issues", "deliveries"}

@@ -22,6 +22,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from digest.errors import RenderError
+from digest.issues.render import MAX_HTML_BYTES, Renderer, personalize
 from digest.models import (
     TOKEN_EMAIL,
     TOKEN_NAME,
@@ -32,7 +33,6 @@ from digest.models import (
     Recipient,
     RenderedIssue,
 )
-from digest.render import MAX_HTML_BYTES, Renderer, personalize
 from digest.settings import DigestSettings
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 import lxml.html
 import pytest
 
-from digest.sanitize import ALLOWED_TAGS, clean_header_text, clean_html, safe_url
+from digest.feeds.sanitize import ALLOWED_TAGS, clean_header_text, clean_html, safe_url
 
 HOSTILE = """
 <p onclick="steal()" style="position:fixed;background:url(javascript:alert(1))">Keep <b>me</b>.</p>

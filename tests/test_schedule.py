@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.models import RenderedIssue
-from digest.schedule import (
+from digest.issues.schedule import (
     Schedule,
     ScheduleSyntaxError,
     decide,
@@ -23,6 +22,7 @@ from digest.schedule import (
     period_start,
     slot_on,
 )
+from digest.models import RenderedIssue
 from digest.store import Store
 from support.e2e import digest, parts, write_config
 from support.e2e import parse as parse_eml

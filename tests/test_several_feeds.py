@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from digest.compose import History, plan_issue, same_post_link
+from digest.issues.compose import History, plan_issue, same_post_link
+from digest.issues.render import Renderer
 from digest.models import Feed, Post, StoredPost
-from digest.render import Renderer
 from digest.settings import DigestSettings
 from support.e2e import parse, parts, write_config
 from support.rss import Item, run_cli, write_rss

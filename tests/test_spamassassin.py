@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from digest import spamassassin
 from digest.errors import DigestError
-from digest.spamassassin import SpamReport
+from digest.mail import spamassassin
+from digest.mail.spamassassin import SpamReport
 from support.demo_digest import build_demo, require_spamassassin
 
 # Rules that betray a badly built message; none may fire on the digest.

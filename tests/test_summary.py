@@ -7,7 +7,7 @@ import re
 import pytest
 from lxml import html as lxml_html
 
-from digest.summary import clean_summary, html_to_text, truncate_html, wrap_text
+from digest.feeds.summary import clean_summary, html_to_text, truncate_html, wrap_text
 
 NESTED = "<p>Intro <b>bold <i>nested text</i> more</b> after</p><ul><li>one</li><li>two</li></ul>"
 

@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from digest.errors import TokenError
-from digest.models import Subscriber
-from digest.tokens import (
+from digest.mail.tokens import (
     read_unsubscribe_token,
     sign,
     unsubscribe_token,
     unverified_payload,
     verify,
 )
+from digest.models import Subscriber
 
 SECRET = b"0123456789abcdef-test-secret"
 OTHER_SECRET = b"fedcba9876543210-test-secret"

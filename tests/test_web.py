@@ -187,7 +187,7 @@ def test_a_csrf_token_from_another_session_is_refused(site: Site, client: TestCl
 def test_issues_page_lists_issues_with_delivery_counts(site: Site, client: TestClient) -> None:
     issue = site.make_draft()
     with site.store() as store:
-        from digest import drafts
+        from digest.issues import drafts
         drafts.approve(store, issue.id, site.clock())
         drafts.start_sending(store, issue.id)
     login(client)
@@ -331,7 +331,7 @@ def test_one_click_post_needs_no_cookie_or_csrf(site: Site, client: TestClient) 
 @pytest.mark.parametrize("how", ["altered", "other list", "missing reader", "garbage"])
 def test_forged_unsubscribe_tokens_change_nothing(site: Site, client: TestClient,
                                                   how: str) -> None:
-    from digest import tokens
+    from digest.mail import tokens
     from digest.web.security import SESSION_PURPOSE
 
     token = _token(site, "ann@example.org")
@@ -463,7 +463,7 @@ def test_the_web_version_of_a_sent_issue_has_no_personal_data(site: Site,
     issue = site.make_draft()
     assert client.get(f"/issues/{issue.id}").status_code == 404  # a draft is not published
     with site.store() as store:
-        from digest import drafts
+        from digest.issues import drafts
         drafts.approve(store, issue.id, site.clock())
         drafts.start_sending(store, issue.id)
     response = client.get(f"/issues/{issue.id}")
@@ -551,7 +551,8 @@ def test_serve_refuses_a_port_that_is_not_one(tmp_path: Path) -> None:
 
 def test_the_email_links_to_its_web_version(site: Site, client: TestClient,
                                             smtp: tuple[SmtpServer, CountingHandler]) -> None:
-    from digest import drafts, pipeline
+    from digest import app as pipeline
+    from digest.issues import drafts
 
     issue = site.make_draft()
     with site.store() as store:

@@ -14,8 +14,8 @@ import pytest
 
 from digest.errors import WebhookError
 from digest.store import Store
-from digest.webhook_apply import apply_events
-from digest.webhooks import WebhookEvent, WebhookSecrets, parse_event
+from digest.subscribers.webhook_apply import apply_events
+from digest.subscribers.webhooks import WebhookEvent, WebhookSecrets, parse_event
 from support.e2e import DATA, digest, parse, write_config
 from support.webhook_samples import (
     MAILGUN_KEY,

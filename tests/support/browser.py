@@ -21,10 +21,12 @@ from typing import Any, cast
 
 import pytest
 
-from digest import addressing, drafts, pipeline
+from digest import app as pipeline
+from digest.delivery.senders import make_sender
+from digest.issues import drafts
+from digest.issues.render import Renderer
+from digest.mail import addressing
 from digest.models import Feed, FetchOutcome, Issue, Post, Subscriber
-from digest.render import Renderer
-from digest.senders import make_sender
 from digest.settings import DigestSettings, Settings, SmtpSettings
 from digest.store import Store
 

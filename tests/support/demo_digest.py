@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from digest import config, pipeline
-from digest.senders import make_sender
+from digest import app as pipeline
+from digest import config
+from digest.delivery.senders import make_sender
 from digest.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

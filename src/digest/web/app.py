@@ -11,8 +11,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from digest.delivery.senders import SenderFactory
 from digest.errors import ConfigError
-from digest.senders import SenderFactory
 from digest.settings import Settings
 from digest.web import editor, editor_draft, public
 from digest.web.hooks import webhook_routes

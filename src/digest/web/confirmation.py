@@ -9,10 +9,11 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import make_msgid
 
-from digest import addressing, pipeline
+from digest import app as pipeline
+from digest.delivery.senders import SenderFactory
 from digest.errors import SendError
+from digest.mail import addressing
 from digest.models import Outgoing, Recipient
-from digest.senders import SenderFactory
 from digest.settings import Settings
 
 

@@ -12,13 +12,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from digest import drafts, pipeline
-from digest.drafts import DraftError
+from digest import app as pipeline
 from digest.errors import LockError, SendError, SubscriberError
-from digest.lock import run_lock
+from digest.issues import drafts
+from digest.issues.drafts import DraftError
+from digest.issues.render import Renderer
 from digest.models import Issue, Recipient
-from digest.render import Renderer
 from digest.settings import Settings
+from digest.store.lock import run_lock
 from digest.subscribers import validate_email
 from digest.web.confirmation import send_one
 from digest.web.editor import checked_form, editor_session

@@ -15,9 +15,9 @@ from starlette.routing import BaseRoute, Route
 
 from digest.errors import WebhookError
 from digest.settings import Settings
+from digest.subscribers.webhook_apply import ApplyReport, apply_events
+from digest.subscribers.webhooks import MAX_BODY, WebhookEvent, WebhookSecrets, parse_event
 from digest.web.pages import Web, web_of
-from digest.webhook_apply import ApplyReport, apply_events
-from digest.webhooks import MAX_BODY, WebhookEvent, WebhookSecrets, parse_event
 
 
 def webhook_routes(settings: Settings) -> list[BaseRoute]:

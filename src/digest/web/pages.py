@@ -16,7 +16,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from digest.senders import SenderFactory
+from digest.delivery.senders import SenderFactory
 from digest.settings import Settings
 from digest.store import Store
 from digest.web.security import Guard, RateLimiter

@@ -16,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from digest import addressing, tokens
-from digest.drafts import as_rendered
 from digest.errors import SendError, SubscriberError, TokenError
+from digest.issues.drafts import as_rendered
+from digest.issues.render import personalize
+from digest.mail import addressing, tokens
 from digest.models import Recipient, Subscriber
-from digest.render import personalize
 from digest.subscribers import clean_name, email_key, validate_email
 from digest.web.confirmation import confirmation_message, send_one
 from digest.web.pages import form_of, message, page, unsubscribe_path, web_of

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
-from digest import tokens
 from digest.errors import TokenError
+from digest.mail import tokens
 
 SESSION_COOKIE = "digest_editor"
 SESSION_PURPOSE = "editor-session"

@@ -1,0 +1,107 @@
+"""Commands for looking after subscribers and looking at issues."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from digest import app as pipeline
+from digest.cli import EXIT_OK, EXIT_TROUBLE, Context, guarded, output
+from digest.errors import StoreError
+from digest.models import SubscriberStatus
+from digest.store import Store
+from digest.subscribers import validate_email
+
+
+@click.group(epilog="Example: digest subscribers list --status active")
+def subscribers() -> None:
+    """Add, remove, import and list subscribers."""
+
+
+@subscribers.command("import", epilog="Example: digest subscribers import people.csv")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+@guarded
+def import_(obj: Context, file: Path) -> int:
+    """Import subscribers from a CSV file of email,name rows.
+
+    Valid rows go in; every invalid row is reported with its line number (exit status 1). An
+    address that unsubscribed or bounced is never subscribed again by an import.
+    """
+    with Store.open(obj.settings.store) as store:
+        result = pipeline.import_csv(file, store)
+    for error in result.errors:
+        click.echo(f"digest: {error}", err=True)
+    if result.report is not None:
+        obj.say(output.import_line(result.report))
+    return EXIT_TROUBLE if result.errors else EXIT_OK
+
+
+@subscribers.command(epilog='Example: digest subscribers add ann@example.org --name "Ann Lee"')
+@click.argument("email")
+@click.option("--name", default="", help="The subscriber's name, used in the greeting.")
+@click.pass_obj
+@guarded
+def add(obj: Context, email: str, name: str) -> int:
+    """Subscribe EMAIL (re-subscribes an address that had left)."""
+    address = validate_email(email)
+    with Store.open(obj.settings.store) as store:
+        subscriber = store.add_subscriber(address, name)
+    obj.say(f"{subscriber.email} is subscribed ({subscriber.status})")
+    return EXIT_OK
+
+
+@subscribers.command(epilog="Example: digest subscribers remove ann@example.org")
+@click.argument("email")
+@click.pass_obj
+@guarded
+def remove(obj: Context, email: str) -> int:
+    """Unsubscribe EMAIL. The address is kept as unsubscribed so no import brings it back."""
+    with Store.open(obj.settings.store) as store:
+        subscriber = store.set_subscriber_status(email.strip(), "unsubscribed")
+    obj.say(f"{subscriber.email} is unsubscribed")
+    return EXIT_OK
+
+
+@subscribers.command("list", epilog="Example: digest subscribers list --status bounced")
+@click.option("--status", type=click.Choice(["active", "unsubscribed", "bounced", "complained"]),
+              help="Only subscribers with this status.")
+@click.pass_obj
+@guarded
+def list_(obj: Context, status: SubscriberStatus | None) -> int:
+    """List subscribers: email, name and status (active, unsubscribed or bounced)."""
+    with Store.open(obj.settings.store) as store:
+        for subscriber in store.subscribers(status):
+            click.echo(f"{subscriber.email}\t{subscriber.name}\t{subscriber.status}")
+    return EXIT_OK
+
+
+@click.command(epilog="Example: digest issues")
+@click.pass_obj
+@guarded
+def issues(obj: Context) -> int:
+    """List issues with their deliveries counted by status."""
+    with Store.open(obj.settings.store) as store:
+        summaries = store.issue_summaries()
+    if not summaries:
+        obj.say("No issues yet.")
+    for summary in summaries:
+        click.echo(output.issue_line(summary))
+    return EXIT_OK
+
+
+@click.command(epilog="Example: digest status 3")
+@click.argument("issue_id", type=int)
+@click.pass_obj
+@guarded
+def status(obj: Context, issue_id: int) -> int:
+    """Show one issue: deliveries by status and the most common failure replies."""
+    with Store.open(obj.settings.store) as store:
+        summary = next((s for s in store.issue_summaries() if s.id == issue_id), None)
+    if summary is None:
+        raise StoreError(f"no issue {issue_id}; `digest issues` lists them")
+    for line in output.status_lines(summary):
+        click.echo(line)
+    return EXIT_OK
+

@@ -1,0 +1,160 @@
+"""What the commands print. Plain functions from reports to lines, so they are easy to test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from digest.app import Draft, RunReport
+from digest.delivery.loop import DeliveryReport
+from digest.issues.drafts import hold_reason, short_hash
+from digest.models import FetchOutcome, Issue
+from digest.settings import Settings
+from digest.store import ImportReport, IssueSummary
+
+
+def sender_where(settings: Settings) -> str:
+    sender = settings.sender
+    if sender.kind == "outbox":
+        return f"written to {sender.outbox}/"
+    if sender.smtp is not None:
+        return f"handed to {sender.smtp.host}:{sender.smtp.port}"
+    return f"sent with {sender.kind}"
+
+
+def feed_lines(outcomes: Iterable[FetchOutcome]) -> Iterator[str]:
+    for outcome in outcomes:
+        name = outcome.feed.name
+        if outcome.status == "ok":
+            yield f"  ok        {name}: {len(outcome.posts)} posts in the feed"
+        elif outcome.status == "not_modified":
+            yield f"  unchanged {name}: not modified since the last fetch"
+        else:
+            yield f"  FAILED    {name} ({outcome.feed.url}): {outcome.error}"
+
+
+def import_line(report: ImportReport) -> str:
+    return (f"subscribers: {report.added} added, {report.updated} updated, "
+            f"{report.unchanged} unchanged, "
+            f"{report.kept_out} kept out (unsubscribed, bounced or complained)")
+
+
+def delivery_line(report: DeliveryReport) -> str:
+    line = (f"issue delivered: {report.sent} sent, {report.failed} failed, "
+            f"{report.rejected} rejected, {report.skipped} skipped "
+            f"in {report.elapsed:.1f} s ({report.rate:.0f}/s)")
+    if report.stopped_reason:
+        line += f"; stopped: {report.stopped_reason}"
+    return line
+
+
+def issue_posts(issue: Issue) -> str:
+    """How many posts the reader sees, and how many are only linked ("view N more")."""
+    shown = issue.shown_count or len(issue.post_keys)
+    line = f"{shown} post{'s' if shown != 1 else ''}"
+    if issue.plan is not None:
+        more = issue.plan.more_count + max(0, len(issue.plan.posts) - shown)
+        if more:
+            line += f", {more} more linked on the blog"
+    return line
+
+
+def run_lines(settings: Settings, report: RunReport) -> Iterator[str]:
+    yield "Feeds:"
+    yield from feed_lines(report.fetched)
+    yield f"{report.new_posts} new post{'s' if report.new_posts != 1 else ''}"
+    if report.subscribers.report is not None:
+        yield import_line(report.subscribers.report)
+    for warning in report.warnings:
+        yield f"warning: {warning}"
+    yield from watch_lines(report)
+    if report.issue is not None:
+        yield f"Issue {report.issue.id}: \"{report.issue.subject}\" ({issue_posts(report.issue)})"
+    elif report.nothing_new:
+        yield f"No new issue: {report.nothing_new}."
+    if report.awaiting is not None:
+        yield from awaiting_lines(report)
+    for delivery in report.deliveries:
+        yield delivery_line(delivery)
+    if report.deliveries:
+        yield f"Messages {sender_where(settings)}"
+    elif report.issue is None:
+        yield "Nothing was sent."
+
+
+def watch_lines(report: RunReport) -> Iterator[str]:
+    """Feed alerts, posts that left their feed or were edited, drafts composed again."""
+    checked = report.watch
+    for alert in checked.alerts:
+        feed = alert.feed
+        yield (f"Editors alerted: {feed.name} has failed {feed.consecutive_failures} fetches in "
+               "a row" if alert.kind == "alert" else f"Editors told: {feed.name} works again")
+    for post in checked.gone:
+        yield f"Left its feed, will not be sent: \"{post.title}\" ({post.link or post.key})"
+    for post in checked.edited:
+        yield (f"Edited after approval, sent as approved: \"{post.title}\" "
+               f"({post.link or post.key})")
+    if checked.rebuilt is not None:
+        yield (f"Issue {checked.rebuilt.id} composed again from the latest posts "
+               f"(content {short_hash(checked.rebuilt.content_hash)})")
+
+
+def awaiting_lines(report: RunReport) -> Iterator[str]:
+    issue = report.awaiting
+    assert issue is not None
+    reason = hold_reason(issue)
+    if reason is not None:
+        yield f"Issue {issue.id} {reason}"
+    yield (f"Issue {issue.id} is a draft awaiting approval (content "
+           f"{short_hash(issue.content_hash)}); approve it with: digest approve {issue.id}")
+    notice = report.notice
+    if notice is not None and notice.emailed:
+        yield f"Editors emailed a preview: {', '.join(notice.emailed)}"
+    elif notice is None and issue.editors_notified_at is not None:
+        when = issue.editors_notified_at.strftime("%Y-%m-%d %H:%M UTC")
+        yield f"Editors were emailed a preview on {when}; nothing is sent until it is approved"
+
+
+def trouble_lines(report: RunReport) -> Iterator[str]:
+    for outcome in report.feed_errors:
+        yield f"digest: feed failed: {outcome.feed.name} ({outcome.feed.url}): {outcome.error}"
+    for error in report.subscribers.errors:
+        yield f"digest: {error}"
+    if report.failed_deliveries:
+        yield (f"digest: {report.failed_deliveries} deliveries failed; `digest issues` shows "
+               "them, the next run retries temporary failures")
+    for failure in report.notice.failed if report.notice else ():
+        yield f"digest: draft preview not sent to editor {failure}; the next run tries again"
+    for failure in report.watch.failed:
+        yield f"digest: email to editor not sent: {failure}"
+
+
+def draft_lines(draft: Draft) -> Iterator[str]:
+    rendered = draft.rendered
+    size = len(rendered.html.encode())
+    yield f"Subject:   {rendered.subject}"
+    yield f"Preheader: {rendered.preheader}"
+    yield f"Posts:     {rendered.post_count}"
+    yield f"HTML size: {size / 1024:.1f} KB (Gmail clips above 102 KB)"
+    for warning in rendered.warnings:
+        yield f"warning: {warning}"
+    for outcome in draft.fetched:
+        if outcome.status == "error":
+            yield f"warning: feed failed: {outcome.feed.name}: {outcome.error}"
+
+
+def issue_line(summary: IssueSummary) -> str:
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()) if n)
+    when = summary.created_at.strftime("%Y-%m-%d %H:%M UTC")
+    counts = counts or "no deliveries"
+    line = f"#{summary.id}  {when}  {summary.status:<8} {summary.subject}  [{counts}]"
+    return line + (f"  content {short_hash(summary.content_hash)}" if summary.content_hash else "")
+
+
+def status_lines(summary: IssueSummary) -> Iterator[str]:
+    yield issue_line(summary)
+    for status, count in sorted(summary.counts.items()):
+        yield f"  {status:<10} {count}"
+    if summary.top_errors:
+        yield "Most common failure replies:"
+        for reply, count in summary.top_errors:
+            yield f"  {count:>6}  {reply}"

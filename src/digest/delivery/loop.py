@@ -1,0 +1,310 @@
+"""The ledger-driven send loop.
+
+The main thread is the only one that touches the ledger: it reads pending rows a page at a time
+(keyset pagination, so memory stays flat whatever the list size), personalises each message and
+feeds a bounded queue. Each worker thread owns one sender (one SMTP connection), sends batches,
+retries temporary failures with exponential backoff and jitter, and hands final results back.
+The main thread records them in batches, one transaction each.
+
+Crash bound: at most ``DeliveryOptions.max_unrecorded`` messages are ever handed to the workers
+without their result being recorded. After a crash (even SIGKILL) every row is either recorded or
+still pending, and only messages among those unrecorded ones that had actually gone out are sent
+again by the next run: duplicates are at most ``max_unrecorded`` (in practice the messages in
+flight plus the last unrecorded batch, a few hundred at most).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from digest.delivery.progress import Progress
+from digest.delivery.ratelimit import TokenBucket
+from digest.delivery.senders import ContentSender, Sender, SenderFactory
+from digest.delivery.worker import Batch, Channels, Fatal, Job, Retry, Worker
+from digest.errors import ConfigError, PermanentSendError
+from digest.mail.message import MessageTemplate, make_message_id
+from digest.models import Delivery, Issue, Outgoing, Recipient, SendResult
+
+
+class Ledger(Protocol):
+    def pending_deliveries(self, issue_id: int, *, after_id: int = 0, limit: int = 500,
+                           include_failed: bool = False) -> list[Delivery]: ...
+
+    def skip_inactive(self, issue_id: int) -> int: ...
+
+    def record_results(self, results: Sequence[SendResult], *, now: datetime,
+                       bounce_after: int) -> None: ...
+
+    def finish_issue(self, issue_id: int, now: datetime) -> bool: ...
+
+
+@runtime_checkable
+class HourlyLedger(Protocol):
+    """A ledger that can count recent sends, for an hourly cap shared across runs."""
+
+    def sent_since(self, since: datetime) -> int: ...
+
+
+@runtime_checkable
+class CountingLedger(Protocol):
+    """A ledger that can count rows by status, for progress with a total and a time left."""
+
+    def delivery_counts(self, issue_id: int) -> dict[str, int]: ...
+
+
+@dataclass(frozen=True)
+class DeliveryOptions:
+    connections: int = 4  # worker threads, each with its own sender (SMTP connection)
+    max_attempts: int = 3  # per message in this run, before it is recorded as failed
+    backoff_base: float = 1.0  # seconds before the 2nd attempt; doubles each time
+    backoff_cap: float = 60.0
+    rate_per_second: float | None = None
+    max_per_hour: int | None = None
+    bounce_after: int = 3  # rejected by this many issues in a row: the subscriber is bounced
+    include_failed: bool = False  # also retry rows a previous run recorded as failed
+    page_size: int = 500
+    record_every: int = 200  # record results once this many are waiting ...
+    record_interval: float = 0.2  # ... or this many seconds have passed
+    max_unrecorded: int = 500  # the crash bound: sent or in flight but not yet recorded
+    # Build each recipient's MIME message. Off for mail APIs: they send the issue's content with
+    # each recipient's values (Outgoing.recipient_values) and never read the bytes.
+    mime: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("connections", "max_attempts", "bounce_after", "page_size",
+                     "record_every", "max_unrecorded"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"must be at least 1, got {getattr(self, name)}", key=name)
+        if self.rate_per_second is not None and self.rate_per_second <= 0:
+            raise ConfigError("must be positive", key="rate_per_second")
+        if self.max_per_hour is not None and self.max_per_hour < 0:
+            raise ConfigError("must not be negative", key="max_per_hour")
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    issue_id: int
+    sent: int
+    failed: int  # temporary trouble outlasted the attempts; retried by a later run
+    rejected: int  # refused for good by the server
+    skipped: int  # the subscriber was no longer active
+    elapsed: float  # seconds
+    rate: float  # messages handed over per second
+    stopped_reason: str | None = None  # why rows were left pending, if they were
+    finished: bool = False  # no row left pending: the issue is marked sent
+
+
+def deliver(ledger: Ledger, issue: Issue, template: MessageTemplate,
+            sender_factory: SenderFactory, *, options: DeliveryOptions | None = None,
+            recipient_for: Callable[[Delivery], Recipient], envelope_from: str,
+            clock: Callable[[], datetime], sleep: Callable[[float], None] = time.sleep,
+            monotonic: Callable[[], float] = time.monotonic,
+            progress: Progress | None = None) -> DeliveryReport:
+    """Send the issue to every pending row; returns what happened.
+
+    A ``SendError`` from a sender stops the send: results so far are recorded, unsent rows stay
+    pending, and the error propagates.
+    """
+    run = _Run(ledger, issue, template, options or DeliveryOptions(), recipient_for,
+               envelope_from, clock, sleep, monotonic, progress)
+    return run.execute(sender_factory)
+
+
+@dataclass
+class _Run:
+    ledger: Ledger
+    issue: Issue
+    template: MessageTemplate
+    opt: DeliveryOptions
+    recipient_for: Callable[[Delivery], Recipient]
+    envelope_from: str
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    monotonic: Callable[[], float]
+    progress: Progress | None
+
+    def __post_init__(self) -> None:
+        # Room for the whole unrecorded window, so batch senders can fill their batches.
+        size = max(self.opt.connections * 40, self.opt.max_unrecorded)
+        self.channels = Channels(queue.Queue(maxsize=size))
+        self.stop = self.channels.stop
+        self.unrecorded: list[SendResult] = []
+        self.outstanding = 0  # handed to workers (or failed locally), not yet recorded
+        self.counts = {"sent": 0, "temporary": 0, "permanent": 0}
+        self.fatal: Fatal | None = None
+        self.last_record = self.started = self.monotonic()
+
+    def execute(self, sender_factory: SenderFactory) -> DeliveryReport:
+        skipped = self.ledger.skip_inactive(self.issue.id)
+        budget = self._hourly_budget()
+        if self.progress:
+            self.progress.start(self.issue.id, self._total(budget))
+        workers = self._start_workers(sender_factory)
+        try:
+            stopped = self._produce(budget)
+        except BaseException:  # interrupted, or the ledger failed: stop after the batches in flight
+            self.stop.set()
+            raise
+        finally:
+            self.channels.fed_all.set()
+            self._wait_for(workers)
+        report = self._report(skipped, stopped)
+        if self.progress:
+            self.progress.finish(report)
+        if self.fatal is not None:
+            raise self.fatal.error
+        return report
+
+    def _start_workers(self, sender_factory: SenderFactory) -> list[threading.Thread]:
+        opt = self.opt
+        rate = opt.rate_per_second
+        bucket = TokenBucket(rate, clock=self.monotonic, sleep=self.sleep) if rate else None
+        retry = Retry(opt.max_attempts, opt.backoff_base, opt.backoff_cap)
+        threads = []
+        factory = self._prepared(sender_factory)
+        for i in range(opt.connections):
+            worker = Worker(self.channels, retry, bucket, self.sleep, self.monotonic)
+            threads.append(threading.Thread(target=worker.run, args=(factory,),
+                                            daemon=True, name=f"digest-send-{i}"))
+            threads[-1].start()
+        return threads
+
+    def _prepared(self, sender_factory: SenderFactory) -> SenderFactory:
+        """Senders that send the issue's content themselves get it before the first batch."""
+
+        def make() -> Sender:
+            sender = sender_factory()
+            if isinstance(sender, ContentSender):
+                sender.prepare(self.issue, self.template)
+            return sender
+
+        return make
+
+    def _report(self, skipped: int, stopped: str | None) -> DeliveryReport:
+        finished = False
+        if self.fatal is not None:
+            stopped = f"{self.fatal.error}"
+        elif stopped is None:
+            finished = self.ledger.finish_issue(self.issue.id, self.clock())
+        elapsed = max(self.monotonic() - self.started, 1e-9)
+        return DeliveryReport(self.issue.id, self.counts["sent"], self.counts["temporary"],
+                              self.counts["permanent"], skipped, elapsed,
+                              self.counts["sent"] / elapsed, stopped, finished)
+
+    def _hourly_budget(self) -> int | None:
+        cap = self.opt.max_per_hour
+        if cap is None:
+            return None
+        if isinstance(self.ledger, HourlyLedger):
+            return max(0, cap - self.ledger.sent_since(self.clock() - timedelta(hours=1)))
+        return cap  # the ledger cannot count recent sends: the cap holds within this run
+
+    def _total(self, budget: int | None) -> int | None:
+        if not isinstance(self.ledger, CountingLedger):
+            return None
+        counts = self.ledger.delivery_counts(self.issue.id)
+        total = counts.get("pending", 0) + (counts.get("failed", 0)
+                                            if self.opt.include_failed else 0)
+        return total if budget is None else min(total, budget)
+
+    # main thread: feeding and recording
+
+    def _produce(self, budget: int | None) -> str | None:
+        """Feed every pending row to the workers; returns why it stopped early, if it did."""
+        after, fed = 0, 0
+        while not self.stop.is_set():
+            page = self.ledger.pending_deliveries(self.issue.id, after_id=after,
+                                                  limit=self.opt.page_size,
+                                                  include_failed=self.opt.include_failed)
+            if not page:
+                return None
+            for row in page:
+                if budget is not None and fed >= budget:
+                    return (f"the hourly cap of {self.opt.max_per_hour} messages was reached; "
+                            "the rest stay pending for the next run")
+                job = self._job(row)
+                if job is not None:
+                    self._put(job)
+                    fed += 1
+                if self.stop.is_set():
+                    break
+            after = page[-1].id
+        return None
+
+    def _job(self, row: Delivery) -> Job | None:
+        message_id = make_message_id(self.issue.id, row.subscriber_id, self.template.from_addr)
+        recipient = self.recipient_for(row)
+        try:
+            data = (self.template.personalize(recipient, message_id=message_id)
+                    if self.opt.mime else b"")
+        except PermanentSendError as exc:  # an address no server could take
+            self.outstanding += 1
+            self.unrecorded.append(SendResult(row.id, "permanent", reply=str(exc),
+                                              message_id=message_id))
+            return None
+        return Job(Outgoing(row.id, self.envelope_from, recipient.email, data, message_id,
+                            recipient_values=recipient))
+
+    def _put(self, job: Job) -> None:
+        while not self.stop.is_set():
+            if self.outstanding < self.opt.max_unrecorded:
+                try:
+                    self.channels.inbox.put(job, timeout=0.05)
+                    self.outstanding += 1
+                    break
+                except queue.Full:
+                    pass
+            self._collect(timeout=0.05)
+            if self.outstanding >= self.opt.max_unrecorded:
+                self._record()  # the window is full: record now rather than wait for the timer
+        self._collect(timeout=0)
+
+    def _wait_for(self, workers: list[threading.Thread]) -> None:
+        try:
+            while any(w.is_alive() for w in workers):
+                self._collect(timeout=0.05)
+        finally:
+            self.stop.set()
+            for worker in workers:
+                worker.join()
+            self._collect(timeout=0)
+            self._record()
+
+    def _collect(self, timeout: float) -> None:
+        """Take the results the workers handed back; record them when a batch is due."""
+        try:
+            outbox = self.channels.outbox
+            item: Batch = outbox.get(timeout=timeout) if timeout else outbox.get_nowait()
+            while True:
+                if isinstance(item, Fatal):
+                    self.fatal = self.fatal or item
+                    self.stop.set()
+                    self.unrecorded.extend(item.results)
+                else:
+                    self.unrecorded.extend(item)
+                item = outbox.get_nowait()
+        except queue.Empty:
+            pass
+        if len(self.unrecorded) >= self.opt.record_every or (
+                self.unrecorded
+                and self.monotonic() - self.last_record >= self.opt.record_interval):
+            self._record()
+
+    def _record(self) -> None:
+        self.last_record = self.monotonic()
+        if not self.unrecorded:
+            return
+        results, self.unrecorded = self.unrecorded, []
+        self.ledger.record_results(results, now=self.clock(), bounce_after=self.opt.bounce_after)
+        self.outstanding -= len(results)
+        for result in results:
+            self.counts[result.outcome] += 1
+        if self.progress:
+            done = sum(self.counts.values())
+            self.progress.update(done, done - self.counts["sent"])

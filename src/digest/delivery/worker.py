@@ -1,0 +1,156 @@
+"""The sending side of the send loop: one thread per connection, each owning one sender.
+
+A worker takes messages from the shared inbox in batches, sends them, keeps temporary failures in
+its own retry schedule (exponential backoff with jitter, so other messages go out meanwhile) and
+puts final results in the shared outbox. It never touches the ledger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from digest.delivery.ratelimit import TokenBucket
+from digest.delivery.senders import ContentSender, SendAborted, Sender, SenderFactory
+from digest.errors import SendError
+from digest.models import Outgoing, SendResult
+
+
+@dataclass(frozen=True)
+class Job:
+    message: Outgoing
+    attempts: int = 0  # attempts already made in this run
+
+
+@dataclass(frozen=True)
+class Fatal:
+    """The send cannot go on: the error, and the results known before it."""
+
+    error: BaseException
+    results: Sequence[SendResult] = ()
+
+
+Batch = list[SendResult] | Fatal
+
+
+@dataclass(frozen=True)
+class Retry:
+    max_attempts: int
+    base: float  # seconds before the 2nd attempt; doubles each time
+    cap: float
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        delay = min(self.cap, self.base * 2.0 ** (attempts - 1))
+        return float(delay * (0.5 + rng.random() / 2))  # jitter spreads retries of a busy server
+
+
+@dataclass
+class Channels:
+    """What the main thread and the workers share."""
+
+    inbox: queue.Queue[Job]
+    outbox: queue.SimpleQueue[Batch] = field(default_factory=queue.SimpleQueue)
+    stop: threading.Event = field(default_factory=threading.Event)  # finish the current batch
+    fed_all: threading.Event = field(default_factory=threading.Event)  # no more jobs coming
+
+
+@dataclass
+class Worker:
+    channels: Channels
+    retry: Retry
+    bucket: TokenBucket | None
+    sleep: Callable[[float], None]
+    monotonic: Callable[[], float]
+    _retries: list[tuple[float, int, Job]] = field(default_factory=list)
+    _order: itertools.count[int] = field(default_factory=itertools.count)
+    _rng: random.Random = field(default_factory=random.Random)
+    # A mail API charges a request per batch: wait this long (seconds) for a batch to fill.
+    fill_wait: float = 2.0
+
+    def run(self, sender_factory: SenderFactory) -> None:
+        sender: Sender | None = None
+        try:
+            sender = sender_factory()
+            whole = isinstance(sender, ContentSender)  # one request per batch: keep them full
+            # A rate limit paces single messages, except where a batch is one request.
+            size = 1 if self.bucket and not whole else sender.max_batch
+            while not self.channels.stop.is_set():
+                batch = self._next_batch(size)
+                if batch is None:
+                    return
+                if batch and whole and len(batch) < size:
+                    self._fill(batch, size)
+                if batch:
+                    self._send(sender, batch)
+        except BaseException as exc:
+            partial = exc.results if isinstance(exc, SendAborted) else ()
+            self.channels.outbox.put(Fatal(exc, partial))
+        finally:
+            if sender is not None:
+                with contextlib.suppress(SendError, OSError):  # a failed goodbye changes nothing
+                    sender.close()
+
+    def _next_batch(self, size: int) -> list[Job] | None:
+        """Due retries first, then new messages; [] while waiting, None when all is done."""
+        now = self.monotonic()
+        batch: list[Job] = []
+        while self._retries and self._retries[0][0] <= now and len(batch) < size:
+            batch.append(heapq.heappop(self._retries)[2])
+        inbox = self.channels.inbox
+        with contextlib.suppress(queue.Empty):
+            while len(batch) < size:
+                batch.append(inbox.get_nowait())
+        if batch:
+            return batch
+        if self._retries:
+            self.sleep(min(0.05, max(0.001, self._retries[0][0] - now)))
+            return []
+        if self.channels.fed_all.is_set() and inbox.empty():
+            return None
+        try:
+            return [inbox.get(timeout=0.05)]
+        except queue.Empty:
+            return []
+
+    def _fill(self, batch: list[Job], size: int) -> None:
+        """Wait for more messages until the batch is full, all are fed, or fill_wait passes."""
+        channels = self.channels
+        deadline = time.monotonic() + self.fill_wait  # real time: inbox.get waits in real time
+        while len(batch) < size and not channels.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or (channels.fed_all.is_set() and channels.inbox.empty()):
+                return
+            with contextlib.suppress(queue.Empty):
+                batch.append(channels.inbox.get(timeout=min(0.05, left)))
+
+    def _send(self, sender: Sender, batch: list[Job]) -> None:
+        if self.bucket:
+            self.bucket.acquire(len(batch))
+        try:
+            results = _counted(batch, sender.send_batch([job.message for job in batch]))
+        except SendAborted as exc:
+            exc.results = tuple(_counted(batch, exc.results))
+            raise
+        done = []
+        for job, result in zip(batch, results, strict=True):
+            if result.outcome == "temporary" and result.attempts < self.retry.max_attempts:
+                due = self.monotonic() + self.retry.delay(result.attempts, self._rng)
+                entry = (due, next(self._order), Job(job.message, result.attempts))
+                heapq.heappush(self._retries, entry)
+            else:
+                done.append(result)
+        if done:
+            self.channels.outbox.put(done)
+
+
+def _counted(batch: list[Job], results: Sequence[SendResult]) -> list[SendResult]:
+    """Results carrying the attempts made in this run, earlier retries included."""
+    return [replace(r, attempts=job.attempts + r.attempts)
+            for job, r in zip(batch, results, strict=False)]
