@@ -21,7 +21,7 @@ from digest.issues.render import Renderer, byline
 from digest.models import DiscussedPost, IssuePlan, Post, StoredPost
 from digest.settings import DigestSettings
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 CREATED = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 SINCE = datetime(2026, 11, 18, 7, 0, tzinfo=UTC)
 DIGEST = DigestSettings(title="Feeling Again weekly", from_addr="Feeling Again <d@example.org>",

@@ -381,7 +381,7 @@ REQUIRED = "approval: required\neditors:\n  - Ed Itor <ed@example.org>\n  - eve@
 @pytest.fixture
 def feeds() -> Iterator[FeedServer]:
     with FeedServer() as server:
-        server.route("/t.atom", Route(body=(Path(__file__).parent / "data" /
+        server.route("/t.atom", Route(body=(Path(__file__).parents[1] / "data" /
                                             "thread-prefix.atom").read_bytes(),
                                       content_type="application/atom+xml"))
         yield server

@@ -293,7 +293,7 @@ CHILD = """
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-sys.path.insert(0, sys.argv[3])
+sys.path[:0] = [sys.argv[3], str(Path(sys.argv[3]).parent)]
 from test_delivery import recipient_for, template, NOW
 from digest.delivery.loop import DeliveryOptions, deliver
 from digest.delivery.senders.smtp import SmtpSender

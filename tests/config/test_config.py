@@ -25,8 +25,8 @@ from digest.settings import (
     SmtpSettings,
 )
 
-DATA = Path(__file__).parent / "data" / "config"
-REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parents[1] / "data" / "config"
+REPO = Path(__file__).resolve().parents[2]
 SECRET = "correct horse battery staple"
 ENV = {"DIGEST_TEST_SMTP_PASSWORD": SECRET, "HOME": "/home/editor"}
 BAD = sorted(path.name for path in (DATA / "bad").glob("*.yaml"))

@@ -35,8 +35,8 @@ from digest.models import (
 )
 from digest.settings import DigestSettings
 
-GOLDEN = Path(__file__).parent / "golden"
-DEMO_FEED = Path(__file__).parent.parent / "demo" / "feed.xml"
+GOLDEN = Path(__file__).parents[1] / "golden"
+DEMO_FEED = Path(__file__).parents[2] / "demo" / "feed.xml"
 CREATED = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 DIGEST = DigestSettings(title="Feeling Again weekly", from_addr="Feeling Again <d@example.org>",
                         site_url="https://example.org/", summary_words=30,

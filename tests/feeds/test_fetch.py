@@ -18,7 +18,7 @@ from digest.models import CommentsMode, Feed, FetchOutcome, Validators
 from digest.settings import FetchSettings
 from support.feedserver import FeedServer, Route
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 WORDPRESS = (DATA / "wordpress.rss").read_bytes()
 FAST = FetchSettings(timeout=5.0)
 MB = 1024 * 1024

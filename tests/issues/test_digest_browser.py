@@ -21,7 +21,7 @@ from support import chromium
 from support.demo_digest import CLOCK, build_demo
 from support.e2e import DATA, expected_posts, write_config
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module", autouse=True)

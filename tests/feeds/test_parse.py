@@ -15,7 +15,7 @@ import digest
 from digest.feeds import USER_AGENT, parse_feed
 from digest.models import Feed, FetchOutcome, Post
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 EXPECTATIONS = sorted(DATA.glob("*.expected.json"))
 FEED = Feed(url="https://blog.example.org/feed/", name="Example Blog")
 
