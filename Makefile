@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) bench/send.py
 	$(PY) bench/api.py
 	$(PY) bench/dkim.py
+	$(PY) bench/startup.py
 
 clean:
 	rm -rf $(VENV) outbox demo.sqlite3* build src/*.egg-info .pytest_cache .mypy_cache
