@@ -60,6 +60,7 @@ class Post:
     comment_count: int | None  # None: unknown (never shown as zero)
     comments_url: str | None = None  # the post's comments page, http(s) only
     comments_feed: str | None = None  # the post's comments feed (wfw:commentRss / replies link)
+    guid: str | None = None  # the guid it is known by; None: none, or shared by several entries
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class FetchOutcome:
     http_status: int | None = None
     feed_title: str | None = None
     feed_link: str | None = None
+    # Worth telling though the feed was read: XML recovered from, a page that named its feed.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,9 @@ class StoredPost:
     post: Post
     first_seen: datetime
     issue_id: int | None = None
+    # An undated post's date, taken from its neighbours in the feed (feeds.identity.place).
+    placed_at: datetime | None = None
+    rank: int = 0  # its place in its feed's latest listing, 0 = newest: keeps equal dates in order
 
 
 @dataclass(frozen=True)

@@ -269,9 +269,19 @@ def test_feed_without_items_is_ok_and_empty() -> None:
 
 def test_repeated_entries_are_kept_once() -> None:
     body = b"""<rss version="2.0"><channel>
+      <item><guid>same</guid><title>first</title><description>one</description></item>
+      <item><guid>same</guid><title>first</title><description>two</description></item>
+      </channel></rss>"""
+    assert [p.summary_html for p in parse_feed(FEED, body, {}).posts] == ["one"]
+
+
+def test_different_entries_sharing_a_guid_stay_apart() -> None:
+    body = b"""<rss version="2.0"><channel>
       <item><guid>same</guid><title>first</title></item>
       <item><guid>same</guid><title>second</title></item></channel></rss>"""
-    assert [p.title for p in parse_feed(FEED, body, {}).posts] == ["first"]
+    posts = parse_feed(FEED, body, {}).posts
+    assert [p.title for p in posts] == ["first", "second"]
+    assert [p.guid for p in posts] == [None, None]  # a shared guid identifies neither
 
 
 def test_validators_come_from_the_response_headers() -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email.utils
-import hashlib
 import html
 import io
 import re
@@ -14,13 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import feedparser
 import lxml.html
 import nh3
 from lxml.etree import ParserError
 
+from digest.feeds import identity
 from digest.feeds.sanitize import clean_html, safe_url
 from digest.models import Feed, FetchOutcome, Post, Validators
 
@@ -51,10 +52,16 @@ def parse_feed(feed: Feed, body: bytes, headers: Mapping[str, str]) -> FetchOutc
         thread_prefix=_thread_prefix(parsed.get("namespaces", {})),
         markup_titles=not str(parsed.get("version", "")).startswith("atom"),
     )
+    items = parsed.get("entries", [])
+    drafts = [_to_post(item, context, _summary_html(item, context.base)) for item in items]
+    keys = identity.entry_keys([identity.Entry(
+        (item.get("id") or "").strip(), post.link, post.title, post.published, post.summary_html)
+        for item, post in zip(items, drafts, strict=True)])
     posts: dict[str, Post] = {}
-    for item in parsed.get("entries", []):
-        post = _to_post(item, context, _summary_html(item, context.base))
-        posts.setdefault(post.key, post)  # a feed repeating an entry keeps its first copy
+    for post, key in zip(drafts, keys, strict=True):
+        guid = key.removeprefix("id:") if key.startswith("id:") else None
+        # a feed repeating an entry keeps its first copy
+        posts.setdefault(key, dataclasses.replace(post, key=key, guid=guid))
     return FetchOutcome(
         feed=feed, status="ok", posts=tuple(posts.values()), validators=validators,
         feed_title=_plain_text(meta.get("title_detail") or meta.get("title"),
@@ -165,7 +172,6 @@ def _absolute_links(fragment: str, base: str) -> str:
 
 THREAD_NS = "http://purl.org/syndication/thread/1.0"
 _FEED_TYPES = ("application/atom+xml", "application/rss+xml", "application/xml", "text/xml")
-_TRACKING_PARAM = re.compile(r"^(?:utm_[a-z]+|fbclid|gclid)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -187,7 +193,7 @@ def _to_post(item: Any, ctx: _Context, summary_html: str) -> Post:
     comments_url = _first_web_url(ctx.base, item.get("comments"), *_hrefs(page_replies))
     comments_feed = _first_web_url(ctx.base, item.get("wfw_commentrss"), *_hrefs(feed_replies))
     return Post(
-        key=_key(item, link, title, published, summary_html),
+        key="",  # given by the identity rules, which look at every entry of the document
         feed_url=ctx.feed.url,
         title=title,
         link=link,
@@ -198,34 +204,6 @@ def _to_post(item: Any, ctx: _Context, summary_html: str) -> Post:
         comments_url=comments_url,
         comments_feed=comments_feed,
     )
-
-
-def _key(item: Any, link: str | None, title: str, published: datetime | None,
-         summary_html: str) -> str:
-    """Identity that survives reordering: guid/id, else the link, else title + date.
-
-    Each kind has its own prefix, so a guid can never equal a link or hash of another post.
-    """
-    guid = (item.get("id") or "").strip()
-    if guid:
-        return "id:" + guid
-    if link:
-        return "link:" + _normalise_link(link)
-    basis = title + "\n" + (published.isoformat() if published else "")
-    if not title and not published:
-        basis += "\n" + summary_html  # nothing else tells such entries apart
-    return "sha256:" + hashlib.sha256(basis.encode("utf-8")).hexdigest()
-
-
-def _normalise_link(link: str) -> str:
-    parts = urlsplit(link)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    port = parts.port if parts.port not in (None, 80 if scheme == "http" else 443) else None
-    netloc = f"{host}:{port}" if port else host
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                       if not _TRACKING_PARAM.match(k)])
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
 def _published(item: Any) -> datetime | None:

@@ -6,8 +6,17 @@ import json
 import sqlite3
 from datetime import datetime
 
+from digest.feeds import identity
 from digest.models import CommentChange, FetchOutcome, Post, StoredPost, Validators
-from digest.store.rows import FeedRow, feed_from_row, from_db, post_from_row, to_db, to_db_opt
+from digest.store.rows import (
+    FeedRow,
+    feed_from_row,
+    from_db,
+    from_db_opt,
+    post_from_row,
+    to_db,
+    to_db_opt,
+)
 
 # A 304 may or may not repeat the validators: keep the ones we had when it does not. A 200
 # without them means the old ones no longer apply.
@@ -39,11 +48,13 @@ ON CONFLICT (url) DO UPDATE SET
 """
 
 # A value the feed stopped giving (count, date, link) is kept rather than forgotten. first_seen,
-# feed_url and issue_id never change. updated_at moves only when something did.
+# feed_url, issue_id and the date an undated post took from its neighbours never change; the guid
+# follows the feed (a rewritten guid is recorded on the post it was recognised as). updated_at
+# moves only when something did.
 _UPSERT_POST = """
 INSERT INTO posts (key, feed_url, title, link, author, published, summary_html, comment_count,
-                   comments_url, comments_feed, first_seen, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   comments_url, comments_feed, first_seen, updated_at, guid, placed_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
     title = excluded.title,
     link = coalesce(excluded.link, posts.link),
@@ -53,14 +64,16 @@ ON CONFLICT (key) DO UPDATE SET
     comment_count = coalesce(excluded.comment_count, posts.comment_count),
     comments_url = coalesce(excluded.comments_url, posts.comments_url),
     comments_feed = coalesce(excluded.comments_feed, posts.comments_feed),
+    guid = coalesce(excluded.guid, posts.guid),
     updated_at = excluded.updated_at
 WHERE (posts.title, posts.link, posts.author, posts.published, posts.summary_html,
-       posts.comment_count, posts.comments_url, posts.comments_feed)
+       posts.comment_count, posts.comments_url, posts.comments_feed, posts.guid)
    IS NOT (excluded.title, coalesce(excluded.link, posts.link), excluded.author,
            coalesce(excluded.published, posts.published), excluded.summary_html,
            coalesce(excluded.comment_count, posts.comment_count),
            coalesce(excluded.comments_url, posts.comments_url),
-           coalesce(excluded.comments_feed, posts.comments_feed))
+           coalesce(excluded.comments_feed, posts.comments_feed),
+           coalesce(excluded.guid, posts.guid))
 """
 
 
@@ -71,14 +84,23 @@ def validators(conn: sqlite3.Connection, url: str) -> Validators:
     return Validators(etag=row["etag"], last_modified=row["last_modified"])
 
 
+def known_posts(conn: sqlite3.Connection, feed_url: str) -> list[identity.Known]:
+    """What the identity rules need of every post the store has from this feed."""
+    rows = conn.execute("SELECT key, guid, link, title, published FROM posts WHERE feed_url = ?",
+                        (feed_url,)).fetchall()
+    return [identity.Known(row["key"], row["guid"], row["link"], row["title"],
+                           from_db_opt(row["published"])) for row in rows]
+
+
 def record_fetch(conn: sqlite3.Connection, outcome: FetchOutcome, now: datetime) -> int:
-    """Remember one fetch and its posts. Returns how many posts were seen for the first time."""
+    """Remember one fetch and its posts, each under the key the identity rules give it.
+
+    Returns how many distinct posts were seen for the first time: a post another feed already
+    brought (the same link) is not counted again.
+    """
     stamp = to_db(now)
     _record_feed(conn, outcome, stamp)
-    first: dict[str, Post] = {}
-    for post in outcome.posts:  # a feed listing a post twice: its first entry counts
-        first.setdefault(post.key, post)
-    posts = list(first.values())
+    posts, placed, ranks = identity.settle(outcome.posts, known_posts(conn, outcome.feed.url))
     if not posts:
         return 0
     known = dict(conn.execute(
@@ -86,18 +108,30 @@ def record_fetch(conn: sqlite3.Connection, outcome: FetchOutcome, now: datetime)
         (json.dumps([post.key for post in posts]),),
     ).fetchall())
     # The posts belong to the feed that was fetched, whatever URL the parser copied into them.
-    conn.executemany(_UPSERT_POST, [_post_params(post, outcome.feed.url, stamp)
-                                    for post in posts])
+    conn.executemany(_UPSERT_POST, [
+        (*_post_params(post, outcome.feed.url, stamp), to_db_opt(at))
+        for post, at in zip(posts, placed, strict=True)])
     # A count is history worth keeping when it is first known or differs from the last one.
     changed = [(post.key, stamp, post.comment_count) for post in posts
                if post.comment_count is not None and known.get(post.key) != post.comment_count]
     conn.executemany("INSERT INTO comment_counts (post_key, seen_at, count) VALUES (?, ?, ?)",
                      changed)
     if outcome.status == "ok":  # what this fetch listed; a 304 or an error says nothing
-        conn.execute("UPDATE posts SET last_seen_at = ? WHERE feed_url = ?"
-                     " AND key IN (SELECT value FROM json_each(?))",
-                     (stamp, outcome.feed.url, json.dumps(list(first))))
-    return sum(1 for post in posts if post.key not in known)
+        conn.executemany("UPDATE posts SET last_seen_at = ?, feed_rank = ? WHERE feed_url = ?"
+                         " AND key = ?", [(stamp, rank, outcome.feed.url, post.key)
+                                          for post, rank in zip(posts, ranks, strict=True)])
+    new = [post for post in posts if post.key not in known]
+    return len(new) - _copies(conn, outcome.feed.url, new)
+
+
+def _copies(conn: sqlite3.Connection, feed_url: str, new: list[Post]) -> int:
+    """How many of these new posts another feed already brought (the same link)."""
+    links = {identity.link_key(post.link) for post in new if post.link}
+    if not links:
+        return 0
+    others = {identity.link_key(row[0]) for row in conn.execute(
+        "SELECT link FROM posts WHERE feed_url != ? AND link IS NOT NULL", (feed_url,))}
+    return sum(1 for post in new if post.link and identity.link_key(post.link) in others)
 
 
 def _record_feed(conn: sqlite3.Connection, outcome: FetchOutcome, stamp: str) -> None:
@@ -120,7 +154,7 @@ def _record_feed(conn: sqlite3.Connection, outcome: FetchOutcome, stamp: str) ->
 def _post_params(post: Post, feed_url: str, stamp: str) -> tuple[object, ...]:
     return (post.key, feed_url, post.title, post.link, post.author,
             to_db_opt(post.published), post.summary_html, post.comment_count, post.comments_url,
-            post.comments_feed, stamp, stamp)
+            post.comments_feed, stamp, stamp, post.guid)
 
 
 def feed_rows(conn: sqlite3.Connection) -> list[FeedRow]:
@@ -194,7 +228,8 @@ def comment_history(conn: sqlite3.Connection, key: str) -> list[tuple[datetime, 
 def unissued_posts(conn: sqlite3.Connection) -> list[StoredPost]:
     """Posts in no issue yet, oldest first seen first."""
     rows = conn.execute(
-        "SELECT * FROM posts WHERE issue_id IS NULL ORDER BY first_seen, published, key"
+        "SELECT * FROM posts WHERE issue_id IS NULL AND dropped_at IS NULL"
+        " ORDER BY first_seen, published, key"
     ).fetchall()
     return [post_from_row(row) for row in rows]
 

@@ -112,8 +112,10 @@ def post_from_row(row: sqlite3.Row) -> StoredPost:
         comment_count=row["comment_count"],
         comments_url=row["comments_url"],
         comments_feed=row["comments_feed"],
+        guid=row["guid"],
     )
-    return StoredPost(post=post, first_seen=from_db(row["first_seen"]), issue_id=row["issue_id"])
+    return StoredPost(post=post, first_seen=from_db(row["first_seen"]), issue_id=row["issue_id"],
+                      placed_at=from_db_opt(row["placed_at"]), rank=row["feed_rank"])
 
 
 def feed_from_row(row: sqlite3.Row) -> FeedRow:

@@ -196,7 +196,19 @@ _V4: Migration = (
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
+# Identity and order: the guid a post is recognised by (a feed that rewrites guids, or shares one
+# guid between entries, keeps its posts apart and in place), the date an undated post takes from
+# its neighbours in the feed, its place in the feed (0 = newest) for equal dates, and when an
+# editor dropped it from an issue as already sent (never offered again, kept in the store).
+_V5: Migration = (
+    "ALTER TABLE posts ADD COLUMN guid TEXT",
+    "UPDATE posts SET guid = substr(key, 4) WHERE key LIKE 'id:%'",
+    "ALTER TABLE posts ADD COLUMN placed_at TEXT",
+    "ALTER TABLE posts ADD COLUMN feed_rank INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE posts ADD COLUMN dropped_at TEXT",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
