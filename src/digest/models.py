@@ -133,6 +133,9 @@ class IssuePlan:
     sections: tuple[Section, ...] = ()
     discussed: tuple[DiscussedPost, ...] = ()  # "most discussed": posts from earlier issues
     discussed_heading: str = ""
+    # Posts left out because an earlier issue had the same post from another feed: neither shown
+    # nor covered, never offered again.
+    sent_before: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,22 +4,26 @@ Every unissued post is covered by the next issue exactly once. The newest ``max_
 the rest are counted ("view N more on the blog") and marked as covered, so a busy week never
 spills its overflow into the following issue and nothing is ever sent twice.
 
-A post syndicated by several feeds (the same link once scheme and host case, a trailing slash,
-``utm_*`` parameters and the fragment are set aside) is shown once, from the first feed in config
-order; the issue covers every copy, and a copy arriving after an issue had the post is covered
-without being shown, so none of them resurfaces later.
+A post syndicated by several feeds (the same ``feeds.identity.link_key``) is shown once, from the
+first feed in config order, and the issue covers every copy: the post appears in it. A copy of a
+post an earlier issue had is never offered again, and no issue covers it (it is in
+``IssuePlan.sent_before``). Order follows the feeds: newest first by date (an undated post takes
+its date from its neighbours in the feed), equal dates in feed order; a post dated in the future
+waits, unissued, until its date.
 """
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from digest.errors import ConfigError
+from digest.feeds.identity import link_key
 from digest.issues.discussed import heading, most_discussed
 from digest.issues.i18n import ENGLISH, Messages, for_digest
 from digest.models import CommentChange, Feed, Issue, IssuePlan, Post, Section, StoredPost
@@ -43,16 +47,19 @@ def plan_issue(unissued: Sequence[StoredPost], previous: Issue | None, digest: D
                every: str | None = None) -> IssuePlan | None:
     """Plan the next issue from the posts no issue has covered yet; None when there are none.
 
-    Posts are ordered newest first by publication date, falling back to when digest first saw
-    them (feeds without dates), ties broken by key so two runs on the same data agree. ``feeds``
+    Posts are ordered newest first by publication date, else the date an undated post took from
+    its neighbours in its feed, else when digest first saw it; equal dates keep feed order (config
+    order between feeds), then key, so two runs on the same data agree. Posts dated after ``now``
+    wait for a later issue. ``feeds``
     (config order) names the sections and decides which copy of a syndicated post wins;
     ``every`` is the schedule's kind, for the "most discussed" heading.
     """
     order = {feed.url: index for index, feed in enumerate(feeds)}
-    candidates, copies = _distinct(unissued, order, history.sent_links)
+    due = [stored for stored in unissued if not _scheduled(stored, now)]
+    candidates, copies, sent_before = _distinct(due, order, history.sent_links)
     if not candidates:
         return None
-    ordered = sorted(candidates, key=_newest_first)
+    ordered = sorted(candidates, key=functools.partial(_newest_first, order=order))
     limit = max(digest.max_posts, 0)
     if digest.layout == "sections":
         sections = _by_feed(ordered, feeds, order, limit)
@@ -72,6 +79,7 @@ def plan_issue(unissued: Sequence[StoredPost], previous: Issue | None, digest: D
         intro_markdown=digest.intro,
         created_at=now,
         sections=sections,
+        sent_before=tuple(sent_before),
     )
     settings = digest.most_discussed
     if not settings.enabled or previous is None:
@@ -96,18 +104,8 @@ def too_few_message(plan: IssuePlan | None, min_posts: int) -> str | None:
 
 
 def same_post_link(link: str) -> str:
-    """What identifies the post behind a link, however a feed spelled it."""
-    parts = urlsplit(link.strip())
-    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = host if port in (None, {"http": 80, "https": 443}.get(scheme)) else f"{host}:{port}"
-    query = urlencode([(name, value)
-                       for name, value in parse_qsl(parts.query, keep_blank_values=True)
-                       if not name.lower().startswith("utm_")])
-    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), query, ""))
+    """What identifies the post behind a link: the program's one normalisation, ``link_key``."""
+    return link_key(link)
 
 
 def nothing_new_message(previous: Issue | None) -> str:
@@ -157,12 +155,15 @@ class _SubjectFormatter(string.Formatter):
 
 
 def _distinct(unissued: Sequence[StoredPost], order: Mapping[str, int],
-              sent_links: Sequence[tuple[str, str]]) -> tuple[list[StoredPost], list[str]]:
-    """(posts for the issue, keys of copies it covers without showing).
+              sent_links: Sequence[tuple[str, str]]
+              ) -> tuple[list[StoredPost], list[str], list[str]]:
+    """(posts for the issue, keys of copies it covers without showing, keys sent before).
 
     Posts already in an issue and repeated keys are dropped, so every key is covered once. A copy
-    is a post whose link another feed gave first, in config order, or in an earlier issue; a feed
-    repeating its own link (some point every entry at the front page) is not copying.
+    is a post whose link another feed gave first, in config order: the issue shows it once and
+    covers both. A post whose link another feed's post in an earlier issue had was sent before:
+    not offered, not covered. A feed repeating its own link (some point every entry at the front
+    page) is not copying; within a feed, the identity rules decide at fetch time.
     """
     seen: set[str] = set()
     fresh = []
@@ -171,20 +172,30 @@ def _distinct(unissued: Sequence[StoredPost], order: Mapping[str, int],
         if stored.issue_id is None and key not in seen:
             seen.add(key)
             fresh.append(stored)
-    owners: dict[str, set[str]] = {}
+    sent: dict[str, set[str]] = {}
     for feed_url, sent_link in sent_links:
-        owners.setdefault(same_post_link(sent_link), set()).add(feed_url)
-    kept, copies = [], []
+        sent.setdefault(link_key(sent_link), set()).add(feed_url)
+    owners: dict[str, set[str]] = {}
+    kept, copies, sent_before = [], [], []
     for stored in sorted(fresh, key=lambda s: (_feed_rank(s, order), s.first_seen, s.post.key)):
         post = stored.post
-        link = same_post_link(post.link) if post.link else ""
+        link = link_key(post.link) if post.link else ""
+        if link and sent.get(link, set()) - {post.feed_url}:
+            sent_before.append(post.key)
+            continue
         feeds = owners.setdefault(link, set()) if link else set()
         if feeds - {post.feed_url}:
             copies.append(post.key)
             continue
         feeds.add(post.feed_url)
         kept.append(stored)
-    return kept, copies
+    return kept, copies, sent_before
+
+
+def _scheduled(stored: StoredPost, now: datetime) -> bool:
+    """Dated after now: a post scheduled ahead waits for its date (it is kept, not lost)."""
+    published = stored.post.published
+    return published is not None and _utc(published) > _utc(now)
 
 
 def _by_feed(ordered: Sequence[StoredPost], feeds: Sequence[Feed], order: Mapping[str, int],
@@ -219,9 +230,9 @@ def _name_from_url(url: str) -> str:
 
 
 
-def _newest_first(stored: StoredPost) -> tuple[float, str]:
-    moment = stored.post.published or stored.first_seen
-    return (-_utc(moment).timestamp(), stored.post.key)
+def _newest_first(stored: StoredPost, order: Mapping[str, int]) -> tuple[float, int, int, str]:
+    moment = stored.post.published or stored.placed_at or stored.first_seen
+    return (-_utc(moment).timestamp(), _feed_rank(stored, order), stored.rank, stored.post.key)
 
 
 def _utc(moment: datetime) -> datetime:
