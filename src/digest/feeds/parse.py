@@ -18,10 +18,9 @@ from urllib.parse import urljoin
 
 import feedparser
 import lxml.html
-import nh3
 from lxml.etree import ParserError
 
-from digest.feeds import identity
+from digest.feeds import excerpt, identity
 from digest.feeds.sanitize import clean_html, safe_url
 from digest.models import Feed, FetchOutcome, Post, Validators
 
@@ -140,17 +139,35 @@ def _malformed(exc: xml.sax.SAXParseException) -> str:
 
 
 def _summary_html(item: Any, base: str) -> str:
+    """The summary from the richest source (see ``excerpt``), cleaned, endings dropped, any
+    enclosure named first."""
     detail = item.get("summary_detail")
-    if not detail or not detail.get("value"):
-        # feedparser copies content into `summary` without a summary_detail.
-        contents = item.get("content") or [{"value": item.get("summary"), "type": "text/html"}]
-        detail = contents[0]
-    if not detail.get("value"):
+    contents = item.get("content") or []
+    summary = _as_html(detail) if detail else ""
+    content = _as_html(contents[0]) if contents else ""
+    if not detail and not contents:  # feedparser may give a bare summary and no detail
+        summary = _as_html({"value": item.get("summary"), "type": "text/html"})
+    chosen = excerpt.spaced(excerpt.richest(summary, content))
+    cleaned = excerpt.drop_endings(clean_html(_absolute_links(chosen, base) if base else chosen))
+    return _enclosure_html(item, base) + cleaned
+
+
+def _as_html(detail: Any) -> str:
+    value: str = detail.get("value") or ""
+    if not value:
         return ""
-    value: str = detail["value"]
     if "html" not in (detail.get("type") or "text/html"):
-        value = "<p>" + html.escape(value, quote=False) + "</p>"
-    return clean_html(_absolute_links(value, base) if base else value)
+        return "<p>" + html.escape(value, quote=False) + "</p>"
+    return excerpt.unescape_markup(value)
+
+
+def _enclosure_html(item: Any, base: str) -> str:
+    for enclosure in item.get("enclosures") or []:
+        url = _web_url(urljoin(base, enclosure.get("href") or ""))
+        if url:
+            label = excerpt.enclosure_label(url, enclosure.get("type"), enclosure.get("length"))
+            return clean_html(f'<p><a href="{html.escape(url)}">{html.escape(label)}</a></p>')
+    return ""
 
 
 # An href/src whose value does not start with a scheme (the quote is excluded from the
@@ -185,7 +202,7 @@ class _Context:
 
 def _to_post(item: Any, ctx: _Context, summary_html: str) -> Post:
     title = _plain_text(item.get("title_detail") or item.get("title"), ctx.markup_titles)
-    link = _web_url(urljoin(ctx.base, item.get("link") or "")) if item.get("link") else None
+    link = _first_web_url(ctx.base, item.get("link"), *_reachable(item))
     published = _published(item)
     replies = [r for r in item.get("links", []) if r.get("rel") == "replies" and r.get("href")]
     feed_replies = [r for r in replies if r.get("type", _FEED_TYPES[0]) in _FEED_TYPES]
@@ -278,13 +295,18 @@ def _plain_text(value: Any, markup: bool = False) -> str:
     else:
         text, kind = (value or ""), "text/plain"
     if markup or "html" in kind:
-        text = _NO_TAGS.clean(re.sub(r"(?i)<br\s*/?>", " ", text))
-    text = html.unescape(text)
+        text = excerpt.title_text(text)  # a title is text: only paired inline markup goes
     return " ".join("".join(" " if unicodedata.category(c)[0] == "C" and c not in "\u200c\u200d"
                             else c for c in text).split())
 
 
-_NO_TAGS = nh3.Cleaner(tags=set(), clean_content_tags={"script", "style"}, attributes={})
+
+
+def _reachable(item: Any) -> list[str]:
+    """Where an entry without a link can still be reached: its enclosure, else an http(s) id."""
+    hrefs = [str(e.get("href") or "") for e in item.get("enclosures") or []]
+    guid = str(item.get("id") or "").strip()
+    return [*hrefs, guid] if re.match(r"(?i)^https?://", guid) else hrefs
 
 
 def _hrefs(links: list[Any]) -> list[str]:
