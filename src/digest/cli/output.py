@@ -30,6 +30,8 @@ def feed_lines(outcomes: Iterable[FetchOutcome]) -> Iterator[str]:
             yield f"  unchanged {name}: not modified since the last fetch"
         else:
             yield f"  FAILED    {name} ({outcome.feed.url}): {outcome.error}"
+        for warning in outcome.warnings:
+            yield f"  WARNING   {name} ({outcome.feed.url}): {warning}"
 
 
 def import_line(report: ImportReport) -> str:

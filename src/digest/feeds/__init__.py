@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import httpx
 
-from digest.feeds.fetch import USER_AGENT, FetchFailed, fetch_document, make_client
+from digest.feeds.discover import advertised_feed
+from digest.feeds.fetch import USER_AGENT, Fetched, FetchFailed, fetch_document, make_client
 from digest.feeds.parse import count_entries, parse_feed
 from digest.models import Feed, FetchOutcome, Post, Validators
 from digest.settings import FetchSettings
@@ -67,6 +68,8 @@ class _Run:
             return FetchOutcome(feed=feed, status="not_modified", validators=fresh,
                                 http_status=304)
         outcome = parse_feed(feed, fetched.body, fetched.headers)
+        if outcome.status == "error" and feed.url.startswith(("http://", "https://")):
+            outcome = await self._discovered(feed, fetched, outcome)
         if outcome.status == "error":
             # Keep the old validators: the next run must fetch and parse the feed again.
             return dataclasses.replace(outcome, validators=old, http_status=fetched.status)
@@ -74,6 +77,24 @@ class _Run:
         if feed.comments == "fetch":
             posts = tuple(await asyncio.gather(*(self._count_comments(p) for p in posts)))
         return dataclasses.replace(outcome, posts=posts, http_status=fetched.status)
+
+    async def _discovered(self, feed: Feed, page: Fetched, outcome: FetchOutcome) -> FetchOutcome:
+        """A web page given as the feed URL: follow the feed it advertises, once, and say which
+        URL belongs in feeds.yaml. Without one, the page's own error stands."""
+        url = advertised_feed(page.body, page.url)
+        if url is None or url in (feed.url, page.url):
+            return outcome
+        async with self.limit:
+            fetched = await fetch_document(self.client, url, Validators(), self.settings)
+        found = parse_feed(feed, fetched.body, fetched.headers)
+        if found.status == "error":
+            return dataclasses.replace(outcome, error=f"{outcome.error}; the feed it advertises, "
+                                       f"{url}, failed too: {found.error}")
+        note = (f"{feed.url} is a web page; it advertises its feed at {url}: put that URL in "
+                "feeds.yaml")
+        # The page's validators are not the feed's: fetched in full until the config changes.
+        return dataclasses.replace(found, validators=Validators(),
+                                   warnings=(note, *found.warnings))
 
     async def _count_comments(self, post: Post) -> Post:
         """The post with its comment count taken from its comments feed, when that works."""

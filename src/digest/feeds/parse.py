@@ -66,7 +66,17 @@ def parse_feed(feed: Feed, body: bytes, headers: Mapping[str, str]) -> FetchOutc
         feed_title=_plain_text(meta.get("title_detail") or meta.get("title"),
                                context.markup_titles) or None,
         feed_link=feed_link,
+        warnings=_recovered(parsed),
     )
+
+
+def _recovered(parsed: Any) -> tuple[str, ...]:
+    """A document feedparser read only by recovering from broken XML: worth a warning, since
+    entries after the break may be missing and the next break may lose them all."""
+    exc = parsed.get("bozo_exception")
+    if not isinstance(exc, xml.sax.SAXParseException):
+        return ()
+    return (f"{_malformed(exc)}; read anyway, some entries may be missing or wrong",)
 
 
 def count_entries(body: bytes, headers: Mapping[str, str]) -> int | None:
