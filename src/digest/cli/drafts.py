@@ -11,7 +11,7 @@ import click
 
 from digest import app as pipeline
 from digest.cli import EXIT_OK, Context, guarded, output
-from digest.issues import drafts
+from digest.issues import drafts, resent
 from digest.issues.compose import nothing_new_message
 from digest.issues.drafts import DraftError, DraftResult
 from digest.issues.render import Renderer
@@ -38,6 +38,10 @@ _STATES = {
 @click.option("--intro-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Read the new intro (Markdown, UTF-8) from FILE; - reads standard input.")
 @click.option("--subject", metavar="TEXT", help="A new subject line.")
+@click.option("--already-sent", "already_sent", type=click.Choice(["drop", "sent"]),
+              help="Posts of the open draft that look already sent (same link or title as a "
+                   "sent post, as when a feed rewrites its ids): drop them for good, or mark "
+                   "them as sent in the issue that had them; the draft is composed again.")
 @click.option("--show", is_flag=True,
               help="Also write digest.html, digest.txt and digest.eml of the draft.")
 @click.option("--out", "out_dir", default="preview", show_default=True, metavar="DIR",
@@ -45,7 +49,7 @@ _STATES = {
 @click.pass_obj
 @guarded
 def draft(obj: Context, rebuild: bool, intro_text: str | None, intro_file: Path | None,
-          subject: str | None, show: bool, out_dir: Path) -> int:
+          subject: str | None, already_sent: str | None, show: bool, out_dir: Path) -> int:
     """Freeze the next issue as a draft, or show the open one; change its intro or subject.
 
     The draft's posts are reserved for it, and its content hash is printed. A change renders it
@@ -70,15 +74,28 @@ def draft(obj: Context, rebuild: bool, intro_text: str | None, intro_file: Path 
                 result = drafts.make_draft(store, functools.partial(pipeline.plan_next, settings),
                                            renderer, settings.digest, deps.clock(),
                                            rebuild=rebuild)
+        if already_sent is not None and result is not None:
+            with run_lock(settings.store):
+                settled, result = drafts.settle_already_sent(
+                    store, functools.partial(pipeline.plan_next, settings), renderer,
+                    settings.digest, deps.clock(), "drop" if already_sent == "drop" else "sent")
+            for twin in settled:
+                obj.say(f"{'Dropped' if already_sent == 'drop' else 'Marked as sent'}: "
+                        + resent.describe(twin))
         if result is None:
             obj.say(f"No draft: {nothing_new_message(store.last_issue())}.")
             return EXIT_OK
+        twins = drafts.already_sent(store, result.issue)
         if intro is not None or subject is not None:
             edited = drafts.edit_draft(store, result.issue.id, renderer, settings.digest,
                                        intro=intro, subject=subject)
             result = edited if result.state != "made" else DraftResult(edited.issue, "made")
     for line in draft_lines(settings, result, fetched):
         obj.say(line)
+    for twin in twins:
+        obj.say("Looks already sent: " + resent.describe(twin))
+    if twins:
+        obj.say("           digest draft --already-sent drop   (or: --already-sent sent)")
     if show:
         _write(settings, result.issue, out_dir, deps.clock)
     return EXIT_OK

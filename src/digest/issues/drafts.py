@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Literal
 
 from digest.errors import ConfigError, StoreError
+from digest.issues import resent
 from digest.issues.compose import nothing_new_message
 from digest.issues.render import Renderer
 from digest.mail import addressing
@@ -281,3 +282,28 @@ def needs_notice(settings: Settings, issue: Issue | None) -> bool:
     return (waits and bool(settings.editors) and issue is not None
             and issue.status == "draft" and issue.editors_notified_at is None)
 
+
+
+def already_sent(store: Store, issue: Issue) -> list[resent.Twin]:
+    """The posts of this draft that look already sent (see ``resent``)."""
+    stored = store.posts_by_key(list(issue.post_keys))
+    posts = [stored[key].post for key in issue.post_keys if key in stored]
+    sent = [resent.SentPost(*row) for row in store.sent_posts()]
+    return resent.looks_sent(posts, sent)
+
+
+def settle_already_sent(store: Store, planner: Planner, renderer: Renderer,
+                        digest: DigestSettings, now: datetime,
+                        action: resent.Action) -> tuple[list[resent.Twin], DraftResult | None]:
+    """Drop the open draft's look-alikes of sent posts, or mark them as sent (recorded in the
+    issue their twin went out in), then compose the draft again without them (an editor's
+    intro, subject and a hold are kept). Returns (the posts settled, the new draft or None)."""
+    current = store.open_draft()
+    if current is None:
+        raise DraftError("there is no open draft; `digest draft` makes one")
+    twins = already_sent(store, current)
+    if twins:
+        as_sent = {t.post.key: t.sent.issue_id for t in twins} if action == "sent" else {}
+        dropped = [t.post.key for t in twins] if action == "drop" else []
+        store.settle_posts(as_sent=as_sent, dropped=dropped, now=now)
+    return twins, make_draft(store, planner, renderer, digest, now, rebuild=bool(twins))

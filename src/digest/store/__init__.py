@@ -179,6 +179,19 @@ class Store:
         with self._tx(write=False) as conn:
             return feeds.issued_links(conn)
 
+    def sent_posts(self) -> list[tuple[str, str, str | None, int]]:
+        """(key, title, link, issue id) of every post in an issue that started sending."""
+        with self._tx(write=False) as conn:
+            return feeds.sent_posts(conn)
+
+    def settle_posts(self, *, as_sent: dict[str, int], dropped: Sequence[str],
+                     now: datetime) -> None:
+        """Posts an editor judged already sent: ``as_sent`` are recorded in the issues given
+        (key -> issue id), ``dropped`` are never offered again. One transaction."""
+        with self._tx() as conn:
+            feeds.settle_as_sent(conn, as_sent)
+            feeds.drop(conn, list(dropped), to_db(now))
+
     # subscribers
 
     def import_subscribers(self, rows: Iterable[SubscriberRow]) -> ImportReport:

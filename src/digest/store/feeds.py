@@ -263,3 +263,24 @@ def issued_links(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     rows = conn.execute("SELECT DISTINCT feed_url, link FROM posts"
                         " WHERE issue_id IS NOT NULL AND link IS NOT NULL ORDER BY feed_url, link")
     return [(row["feed_url"], row["link"]) for row in rows.fetchall()]
+
+
+def sent_posts(conn: sqlite3.Connection) -> list[tuple[str, str, str | None, int]]:
+    """(key, title, link, issue id) of every post in an issue that started sending."""
+    rows = conn.execute(
+        "SELECT posts.key, posts.title, posts.link, posts.issue_id FROM posts"
+        " JOIN issues ON issues.id = posts.issue_id WHERE issues.status IN ('sending', 'sent')"
+        " ORDER BY posts.issue_id, posts.key").fetchall()
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+def settle_as_sent(conn: sqlite3.Connection, issues_by_key: dict[str, int]) -> None:
+    """Record posts as covered by the sent issues that had their twins."""
+    conn.executemany("UPDATE posts SET issue_id = ? WHERE key = ?",
+                     [(issue_id, key) for key, issue_id in issues_by_key.items()])
+
+
+def drop(conn: sqlite3.Connection, keys: list[str], stamp: str) -> None:
+    """Never offer these posts again (they stay in the store)."""
+    conn.executemany("UPDATE posts SET dropped_at = ? WHERE key = ?",
+                     [(stamp, key) for key in keys])
