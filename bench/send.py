@@ -3,20 +3,24 @@
 A counting aiosmtpd server runs in its own process (so it does not share our GIL). In the same run
 a baseline pushes the same message through plain smtplib over one reused connection (and, for
 reference, over as many connections as the tool uses). The tool runs in a process of its own, so
-its peak RSS is its own. Prints both rates and, as the LAST line:
+its peak RSS is its own. Prints both rates, then a ``crash`` line: a second list is sent by a
+process killed with SIGKILL three times at random moments, then re-run to the end; the server's
+per-recipient counts give the duplicates, against the bound (one message per connection per
+kill). As the LAST line:
 
     ratio=R rss_mb=M duplicates=D missing=K
 
 R = tool rate / one-connection baseline rate, M = the tool process's peak RSS in MB, D and K from
 the server's per-recipient counts. Goals: R >= 0.8, M <= 150 at 100,000 subscribers, D = K = 0.
 
-    .venv/bin/python bench/send.py [--subscribers 100000] [--connections 4]
+    .venv/bin/python bench/send.py [--subscribers 100000] [--connections 4] [--crash-size 3000]
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import random
 import resource
 import smtplib
 import sys
@@ -131,10 +135,26 @@ def in_child(target: Any, *args: Any) -> Any:
         return pool.apply(target, args)
 
 
+def crash(db: Path, issue_id: int, port: int, connections: int, kills: int = 3,
+          rng: random.Random | None = None) -> None:
+    """Send, killed with SIGKILL ``kills`` times at random moments, then to the end."""
+    rng = rng or random.Random()
+    ctx = multiprocessing.get_context("spawn")
+    for _ in range(kills):
+        child = ctx.Process(target=tool, args=(db, issue_id, port, connections))
+        child.start()
+        time.sleep(rng.uniform(0.5, 2.0))  # start-up is about 0.3 s: the kill lands mid-send
+        child.kill()
+        child.join()
+    in_child(tool, db, issue_id, port, connections)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--crash-size", type=int, default=3000,
+                        help="subscribers in the kill-and-resume run (0: skip it)")
     parser.add_argument("--baseline-messages", type=int, default=None,
                         help="messages per baseline (default: min(subscribers, 10000))")
     args = parser.parse_args()
@@ -147,6 +167,16 @@ def main() -> None:
         base_many = in_child(baseline, sink.port, base_count, args.connections)
         rate, sent, rss_mb = in_child(tool, db, issue_id, sink.port, args.connections)
         counts = sink.counts()
+    crashed = ""
+    if args.crash_size:
+        with tempfile.TemporaryDirectory() as tmp, SinkProcess() as sink:
+            db = Path(tmp) / "crash.sqlite3"
+            crash(db, in_child(setup, db, args.crash_size), sink.port, args.connections)
+            after = sink.counts()
+        got = [after.get(address(i), 0) for i in range(args.crash_size)]
+        crashed = (f"crash: {sum(c - 1 for c in got if c > 1)} duplicates after 3 SIGKILLs "
+                   f"(bound {3 * args.connections}: one per connection per kill), "
+                   f"{sum(1 for c in got if c == 0)} missing, {args.crash_size} subscribers")
     ours = [counts.get(address(i), 0) for i in range(n)]
     duplicates = sum(c - 1 for c in ours if c > 1)
     missing = sum(1 for c in ours if c == 0)
@@ -156,6 +186,8 @@ def main() -> None:
     print(f"baseline smtplib, 1 connection:  {base_one:8.0f} msg/s ({base_count} messages)")
     print(f"baseline smtplib, {args.connections} connections: {base_many:8.0f} msg/s")
     print(f"digest send loop with ledger:    {rate:8.0f} msg/s ({sent} sent)")
+    if crashed:
+        print(crashed)
     print(f"ratio={rate / base_one:.2f} rss_mb={rss_mb:.0f} duplicates={duplicates} "
           f"missing={missing}")
 

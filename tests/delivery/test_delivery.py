@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 import io
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -228,7 +230,7 @@ def test_progress_on_a_terminal_and_in_a_log(ledger: tuple[Store, Issue], tmp_pa
     screen = io.StringIO()
     progress = Progress(screen, tty=True, clock=lambda: float(next(ticks)))
     report = deliver(store, issue, template(), make_sender("outbox", outbox_dir=tmp_path / "o"),
-                     options=DeliveryOptions(record_every=10, connections=1),
+                     options=DeliveryOptions(connections=1),
                      recipient_for=recipient_for, envelope_from="b@example.org",
                      clock=lambda: NOW, progress=progress)
     out = screen.getvalue()
@@ -248,36 +250,83 @@ def test_progress_on_a_terminal_and_in_a_log(ledger: tuple[Store, Issue], tmp_pa
                                                                         "100%"]
 
 
-def test_token_bucket_paces_sends() -> None:
-    now = [0.0]
-    slept: list[float] = []
+class FakeClock:
+    """Time that moves only when someone sleeps: every send time is exact."""
 
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        now[0] += seconds
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.lock = threading.Lock()
 
-    bucket = TokenBucket(10, burst=2, clock=lambda: now[0], sleep=sleep)
-    for _ in range(12):
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.now += seconds
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most sends in any half-open one-second window [t, t + 1)."""
+    return max(bisect.bisect_left(times, t + 1.0 - 1e-9) - i for i, t in enumerate(times))
+
+
+@pytest.mark.parametrize(("rate", "most"), [(20.0, 20), (2.5, 3), (1.0, 1), (0.5, 1)])
+def test_token_bucket_never_bursts_above_the_rate(rate: float, most: int) -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(rate, clock=clock, sleep=clock.sleep)
+    times = []
+    for _ in range(100):
         bucket.acquire()
-    assert slept == [pytest.approx(0.1)] * 10  # 2 from the burst, then 10 per second
+        times.append(clock())
+    assert busiest_second(times) == most
+    first = [t for t in times if t < 1.0 - 1e-9]
+    assert len(first) == most  # the first second too: no burst at the start
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) == pytest.approx(1 / rate)
+
+
+def test_token_bucket_burst_is_what_it_says() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(10, burst=3, clock=clock, sleep=clock.sleep)
+    times = []
+    for _ in range(13):
+        bucket.acquire()
+        times.append(clock())
+    assert times[:3] == [0.0, 0.0, 0.0]
+    assert times[3:] == pytest.approx([0.1 * k for k in range(1, 11)])
+    with pytest.raises(ValueError, match="burst must be at least 1"):
+        TokenBucket(10, burst=0.5)
+    with pytest.raises(ValueError, match="rate must be positive"):
+        TokenBucket(0)
 
 
 def test_rate_limit_in_the_loop(tmp_path: Path) -> None:
-    store, issue = make_store(tmp_path / "digest.sqlite3", 30)
-    now = [0.0]
-    slept: list[float] = []
+    """20 a second through the real loop: sends counted per second of the injected clock."""
+    store, issue = make_store(tmp_path / "digest.sqlite3", 70)
+    clock = FakeClock()
+    times: list[float] = []
+    outbox = make_sender("outbox", outbox_dir=tmp_path / "o")
 
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        now[0] += seconds
+    def timed() -> Any:
+        sender = outbox()
+        send = sender.send_batch
 
-    report = deliver(store, issue, template(), make_sender("outbox", outbox_dir=tmp_path / "o"),
+        def send_batch(messages: Any) -> Any:
+            times.extend(clock() for _ in messages)
+            return send(messages)
+
+        sender.send_batch = send_batch  # type: ignore[method-assign]
+        return sender
+
+    report = deliver(store, issue, template(), timed,
                      options=DeliveryOptions(rate_per_second=20.0, connections=1),
                      recipient_for=recipient_for, envelope_from="b@example.org",
-                     clock=lambda: NOW, sleep=sleep, monotonic=lambda: now[0])
+                     clock=lambda: NOW, sleep=clock.sleep, monotonic=clock)
     store.close()
-    assert report.sent == 30
-    assert sum(slept) == pytest.approx(0.5)  # a burst of 20, then 10 more at 20 per second
+    assert report.sent == 70 and len(times) == 70
+    per_second = [sum(1 for t in times if k <= t + 1e-9 < k + 1) for k in range(4)]
+    assert per_second == [20, 20, 20, 10]
+    assert busiest_second(times) == 20
 
 
 def test_bad_options_are_named() -> None:
@@ -322,22 +371,27 @@ def run_child(db: Path, port: int, kill_at: int | None,
 
 
 def test_sigkill_and_resume_lose_no_one(tmp_path: Path) -> None:
-    n = 2000
+    """Three SIGKILLs mid-send: after each, what the server has and the ledger does not say
+    sent is at most one message per connection, and the re-runs repeat only those."""
+    n, connections = 2000, 4
     db = tmp_path / "digest.sqlite3"
     store, issue = make_store(db, n)
     store.close()
     handler = CountingHandler()
-    bound = DeliveryOptions().max_unrecorded
+    unrecorded = []
     with SmtpServer(handler) as server:
         for kill_at in (300, 900, 1500):
             before = handler.total
             assert run_child(db, server.port, kill_at, lambda: handler.total) == -signal.SIGKILL
             assert handler.total > before  # it was killed while sending
+            sent = {rcpt for rcpt, (status, *_) in rows(store).items() if status == "sent"}
+            assert sent <= set(handler.counts)  # nothing recorded that did not go out
+            unrecorded.append(len(set(handler.counts) - sent))
         assert run_child(db, server.port, None, lambda: handler.total) == 0
+    assert all(k <= connections for k in unrecorded), unrecorded
     assert set(handler.counts) == {address(i) for i in range(n)}
     duplicates = sum(c - 1 for c in handler.counts.values())
-    assert duplicates <= 3 * bound
+    assert duplicates <= 3 * connections
     with Store.open(db) as store:
         counts = store.delivery_counts(issue.id)
         assert counts["sent"] == n and store.get_issue(issue.id).status == "sent"
-    print(f"duplicates after 3 SIGKILLs: {duplicates} (bound {3 * bound})")

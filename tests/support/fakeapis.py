@@ -2,11 +2,12 @@
 
 Built from each provider's documented request and answer shapes (quoted at the top of
 ``digest.senders.postmark``, ``.sendgrid`` and ``.mailgun``): each fake checks the auth header,
-the endpoint, the payload fields and the batch limit, answers with the documented success and
-error bodies, and materialises what each recipient would receive (substitutions applied the way
-the provider applies them). Programmable: ``fail_next`` answers 429 (with Retry-After), 5xx or
-401 to the next requests; ``refuse`` makes an address refused (Postmark: ErrorCode 406 in that
-message's entry; SendGrid and Mailgun: the whole request gets a 400).
+the endpoint, the payload fields, the batch limit and the request size limit (413 above it),
+answers with the documented success and error bodies, and materialises what each recipient
+would receive (substitutions applied the way the provider applies them). Programmable:
+``fail_next`` answers 429 (with Retry-After), 5xx or 401 to the next requests; ``refuse`` makes
+an address refused (Postmark: ErrorCode 406 in that message's entry; SendGrid and Mailgun: the
+whole request gets a 400).
 
     with FakeApi("postmark", token="t") as api:
         api.fail_next(429, retry_after="3")
@@ -31,6 +32,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 LIMITS = {"postmark": 500, "sendgrid": 1000, "mailgun": 1000}
+# Request bodies, as documented: Postmark "up to 50 MB payload size" per batch call, SendGrid
+# "must be less than 30MB", Mailgun "maximum messages size of 25MB" (here: of the request).
+MAX_BYTES = {"postmark": 50_000_000, "sendgrid": 30_000_000, "mailgun": 25_000_000}
 SENDGRID_RESERVED = {"x-sg-id", "x-sg-eid", "received", "dkim-signature", "content-type",
                      "content-transfer-encoding", "to", "from", "subject", "reply-to", "cc",
                      "bcc"}
@@ -66,6 +70,7 @@ class Seen:
     headers: dict[str, str]
     size: int  # messages (postmark) or recipients in the request; 0 if unreadable
     status: int
+    length: int = 0  # bytes in the request body
 
 
 @dataclass
@@ -74,6 +79,7 @@ class FakeApi:
     token: str = "test-token"
     domain: str = "mg.example.org"
     keep: bool = True  # keep each Delivered (off for benchmarks: counts only)
+    max_bytes: int | None = None  # a request body above this gets 413; None: MAX_BYTES
     requests: list[Seen] = field(default_factory=list)
     delivered: list[Delivered] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
@@ -82,6 +88,8 @@ class FakeApi:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        if self.max_bytes is None:
+            self.max_bytes = MAX_BYTES[self.provider]
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.fake = self
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,),
@@ -121,12 +129,24 @@ class FakeApi:
         try:
             check = {"postmark": self._postmark, "sendgrid": self._sendgrid,
                      "mailgun": self._mailgun}[self.provider]
+            self._check_size(len(body))
             size, out = check(path, {k.lower(): v for k, v in headers.items()}, body)
         except Refused as exc:
             size, out = exc.size, exc.answer
         with self._lock:
-            self.requests.append(Seen(path, headers, size, out[0]))
+            self.requests.append(Seen(path, headers, size, out[0], len(body)))
         return out
+
+    def _check_size(self, size: int) -> None:
+        """413 (RFC 9110 Content Too Large; SendGrid lists it as "payload too large") in the
+        provider's error shape: the providers document the limits, not the body of this answer."""
+        if self.max_bytes is None or size <= self.max_bytes:
+            return
+        text = f"Request body of {size} bytes is over the limit of {self.max_bytes} bytes"
+        bodies = {"postmark": {"Message": text},
+                  "sendgrid": {"errors": [{"field": None, "message": text}]},
+                  "mailgun": {"message": text}}
+        raise Refused(413, bodies[self.provider])
 
     def _scripted(self) -> Answer | None:
         with self._lock:

@@ -130,16 +130,15 @@ def delivery_options(settings: Settings, *, include_failed: bool = False) -> Del
     sender = settings.sender
     api = sender.api if sender.kind in ("postmark", "sendgrid", "mailgun") else None
     if api is not None:
-        # Each request carries a whole batch: the window of unrecorded messages must hold one
-        # batch per connection and the next, so batches go out full (the crash bound grows to
-        # match: a request in flight at a crash may be sent again).
+        # Each request carries a whole batch: the feeding queue holds at least one, so batches
+        # go out full (a request in flight at a crash may be sent again: the crash bound is
+        # connections x batch).
         batch = min(api.batch_size, API_BATCH_LIMITS[api.kind])
         return DeliveryOptions(
             connections=api.connections, max_attempts=sender.max_attempts,
             bounce_after=sender.bounce_after, rate_per_second=api.rate_per_second,
             max_per_hour=api.max_per_hour, include_failed=include_failed,
-            page_size=max(500, batch), max_unrecorded=(api.connections + 1) * batch,
-            record_every=batch, mime=False)
+            page_size=max(500, batch), mime=False)
     smtp = sender.smtp if sender.kind == "smtp" else None
     if smtp is None:
         return DeliveryOptions(connections=1, max_attempts=sender.max_attempts,

@@ -1,32 +1,33 @@
 """The ledger-driven send loop.
 
-The main thread is the only one that touches the ledger: it reads pending rows a page at a time
-(keyset pagination, so memory stays flat whatever the list size), personalises each message and
-feeds a bounded queue. Each worker thread owns one sender (one SMTP connection), sends batches,
-retries temporary failures with exponential backoff and jitter, and hands final results back.
-The main thread records them in batches, one transaction each.
+The main thread reads pending rows a page at a time (keyset pagination, so memory stays flat
+whatever the list size), personalises each message and feeds a bounded queue. Each worker thread
+owns one sender (one SMTP connection), sends, retries temporary failures with exponential
+backoff and jitter, and hands final results to the recorder thread, the only writer of the
+ledger (``recorder.py``).
 
-Crash bound: at most ``DeliveryOptions.max_unrecorded`` messages are ever handed to the workers
-without their result being recorded. After a crash (even SIGKILL) every row is either recorded or
-still pending, and only messages among those unrecorded ones that had actually gone out are sent
-again by the next run: duplicates are at most ``max_unrecorded`` (in practice the messages in
-flight plus the last unrecorded batch, a few hundred at most).
+Crash bound: a worker waits until its results are recorded before it sends anything more. After
+a crash (even SIGKILL) every row is either recorded or still pending, and the next run sends
+again only what was in flight: at most one message per connection with SMTP (or the outbox),
+at most one request per connection (``connections`` x the batch size) with a mail API.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from digest.delivery.progress import Progress
 from digest.delivery.ratelimit import TokenBucket
+from digest.delivery.recorder import Recorder
 from digest.delivery.senders import ContentSender, Sender, SenderFactory
-from digest.delivery.worker import Batch, Channels, Fatal, Job, Retry, Worker
+from digest.delivery.worker import Channels, Job, Retry, Worker
 from digest.errors import ConfigError, PermanentSendError
 from digest.mail.message import MessageTemplate, make_message_id
 from digest.models import Delivery, Issue, Outgoing, Recipient, SendResult
@@ -52,6 +53,13 @@ class HourlyLedger(Protocol):
 
 
 @runtime_checkable
+class SendingLedger(Protocol):
+    """A ledger that can make its commits cheaper for the length of a send."""
+
+    def sending(self) -> contextlib.AbstractContextManager[None]: ...
+
+
+@runtime_checkable
 class CountingLedger(Protocol):
     """A ledger that can count rows by status, for progress with a total and a time left."""
 
@@ -68,17 +76,13 @@ class DeliveryOptions:
     max_per_hour: int | None = None
     bounce_after: int = 3  # rejected by this many issues in a row: the subscriber is bounced
     include_failed: bool = False  # also retry rows a previous run recorded as failed
-    page_size: int = 500
-    record_every: int = 200  # record results once this many are waiting ...
-    record_interval: float = 0.2  # ... or this many seconds have passed
-    max_unrecorded: int = 500  # the crash bound: sent or in flight but not yet recorded
+    page_size: int = 500  # rows read from the ledger at a time; also the feeding queue's room
     # Build each recipient's MIME message. Off for mail APIs: they send the issue's content with
     # each recipient's values (Outgoing.recipient_values) and never read the bytes.
     mime: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("connections", "max_attempts", "bounce_after", "page_size",
-                     "record_every", "max_unrecorded"):
+        for name in ("connections", "max_attempts", "bounce_after", "page_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"must be at least 1, got {getattr(self, name)}", key=name)
         if self.rate_per_second is not None and self.rate_per_second <= 0:
@@ -130,36 +134,50 @@ class _Run:
     progress: Progress | None
 
     def __post_init__(self) -> None:
-        # Room for the whole unrecorded window, so batch senders can fill their batches.
-        size = max(self.opt.connections * 40, self.opt.max_unrecorded)
-        self.channels = Channels(queue.Queue(maxsize=size))
-        self.stop = self.channels.stop
-        self.unrecorded: list[SendResult] = []
-        self.outstanding = 0  # handed to workers (or failed locally), not yet recorded
-        self.counts = {"sent": 0, "temporary": 0, "permanent": 0}
-        self.fatal: Fatal | None = None
-        self.last_record = self.started = self.monotonic()
+        self.stop = threading.Event()
+        self.recorder = Recorder(self.ledger, self.clock, self.opt.bounce_after, self.stop,
+                                 self.progress)
+        # Room for a full batch per connection, so batch senders can fill their batches.
+        size = max(self.opt.connections * 40, self.opt.page_size)
+        self.channels = Channels(queue.Queue(maxsize=size), self.recorder, self.stop)
+        self.started = self.monotonic()
 
     def execute(self, sender_factory: SenderFactory) -> DeliveryReport:
         skipped = self.ledger.skip_inactive(self.issue.id)
         budget = self._hourly_budget()
         if self.progress:
             self.progress.start(self.issue.id, self._total(budget))
-        workers = self._start_workers(sender_factory)
-        try:
-            stopped = self._produce(budget)
-        except BaseException:  # interrupted, or the ledger failed: stop after the batches in flight
-            self.stop.set()
-            raise
-        finally:
-            self.channels.fed_all.set()
-            self._wait_for(workers)
+        with self._commits():
+            recorder = threading.Thread(target=self.recorder.run, daemon=True,
+                                        name="digest-ledger")
+            recorder.start()
+            workers = self._start_workers(sender_factory)
+            try:
+                stopped = self._produce(budget)
+            except BaseException:  # interrupted, or the ledger failed: stop after the batches
+                self.stop.set()
+                raise
+            finally:
+                self.channels.fed_all.set()
+                for worker in workers:
+                    worker.join()
+                self.recorder.close()
+                recorder.join()
         report = self._report(skipped, stopped)
         if self.progress:
             self.progress.finish(report)
-        if self.fatal is not None:
-            raise self.fatal.error
+        for error in (*self.channels.fatal, self.recorder.error):
+            if error is not None:
+                raise error
         return report
+
+    @contextlib.contextmanager
+    def _commits(self) -> Iterator[None]:
+        if isinstance(self.ledger, SendingLedger):
+            with self.ledger.sending():
+                yield
+        else:
+            yield
 
     def _start_workers(self, sender_factory: SenderFactory) -> list[threading.Thread]:
         opt = self.opt
@@ -188,14 +206,16 @@ class _Run:
 
     def _report(self, skipped: int, stopped: str | None) -> DeliveryReport:
         finished = False
-        if self.fatal is not None:
-            stopped = f"{self.fatal.error}"
+        error = next(iter(self.channels.fatal), self.recorder.error)
+        if error is not None:
+            stopped = f"{error}"
         elif stopped is None:
             finished = self.ledger.finish_issue(self.issue.id, self.clock())
         elapsed = max(self.monotonic() - self.started, 1e-9)
-        return DeliveryReport(self.issue.id, self.counts["sent"], self.counts["temporary"],
-                              self.counts["permanent"], skipped, elapsed,
-                              self.counts["sent"] / elapsed, stopped, finished)
+        counts = self.recorder.counts
+        return DeliveryReport(self.issue.id, counts["sent"], counts["temporary"],
+                              counts["permanent"], skipped, elapsed, counts["sent"] / elapsed,
+                              stopped, finished)
 
     def _hourly_budget(self) -> int | None:
         cap = self.opt.max_per_hour
@@ -244,67 +264,16 @@ class _Run:
             data = (self.template.personalize(recipient, message_id=message_id)
                     if self.opt.mime else b"")
         except PermanentSendError as exc:  # an address no server could take
-            self.outstanding += 1
-            self.unrecorded.append(SendResult(row.id, "permanent", reply=str(exc),
-                                              message_id=message_id))
+            self.recorder.hand([SendResult(row.id, "permanent", reply=str(exc),
+                                           message_id=message_id)], wait=False)
             return None
         return Job(Outgoing(row.id, self.envelope_from, recipient.email, data, message_id,
                             recipient_values=recipient))
 
     def _put(self, job: Job) -> None:
         while not self.stop.is_set():
-            if self.outstanding < self.opt.max_unrecorded:
-                try:
-                    self.channels.inbox.put(job, timeout=0.05)
-                    self.outstanding += 1
-                    break
-                except queue.Full:
-                    pass
-            self._collect(timeout=0.05)
-            if self.outstanding >= self.opt.max_unrecorded:
-                self._record()  # the window is full: record now rather than wait for the timer
-        self._collect(timeout=0)
-
-    def _wait_for(self, workers: list[threading.Thread]) -> None:
-        try:
-            while any(w.is_alive() for w in workers):
-                self._collect(timeout=0.05)
-        finally:
-            self.stop.set()
-            for worker in workers:
-                worker.join()
-            self._collect(timeout=0)
-            self._record()
-
-    def _collect(self, timeout: float) -> None:
-        """Take the results the workers handed back; record them when a batch is due."""
-        try:
-            outbox = self.channels.outbox
-            item: Batch = outbox.get(timeout=timeout) if timeout else outbox.get_nowait()
-            while True:
-                if isinstance(item, Fatal):
-                    self.fatal = self.fatal or item
-                    self.stop.set()
-                    self.unrecorded.extend(item.results)
-                else:
-                    self.unrecorded.extend(item)
-                item = outbox.get_nowait()
-        except queue.Empty:
-            pass
-        if len(self.unrecorded) >= self.opt.record_every or (
-                self.unrecorded
-                and self.monotonic() - self.last_record >= self.opt.record_interval):
-            self._record()
-
-    def _record(self) -> None:
-        self.last_record = self.monotonic()
-        if not self.unrecorded:
-            return
-        results, self.unrecorded = self.unrecorded, []
-        self.ledger.record_results(results, now=self.clock(), bounce_after=self.opt.bounce_after)
-        self.outstanding -= len(results)
-        for result in results:
-            self.counts[result.outcome] += 1
-        if self.progress:
-            done = sum(self.counts.values())
-            self.progress.update(done, done - self.counts["sent"])
+            try:
+                self.channels.inbox.put(job, timeout=0.05)
+                return
+            except queue.Full:
+                pass

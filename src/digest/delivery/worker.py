@@ -1,8 +1,10 @@
 """The sending side of the send loop: one thread per connection, each owning one sender.
 
-A worker takes messages from the shared inbox in batches, sends them, keeps temporary failures in
-its own retry schedule (exponential backoff with jitter, so other messages go out meanwhile) and
-puts final results in the shared outbox. It never touches the ledger.
+A worker takes messages from the shared inbox, sends them, keeps temporary failures in its own
+retry schedule (exponential backoff with jitter, so other messages go out meanwhile) and hands
+final results to the recorder, waiting until they are in the ledger before it sends anything
+more. A batch is one message for SMTP and the outbox, one request for a mail API: so at any
+moment at most one batch per connection has gone out without its result recorded.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from digest.delivery.ratelimit import TokenBucket
+from digest.delivery.recorder import Recorder
 from digest.delivery.senders import ContentSender, SendAborted, Sender, SenderFactory
 from digest.errors import SendError
 from digest.models import Outgoing, SendResult
@@ -27,17 +30,6 @@ from digest.models import Outgoing, SendResult
 class Job:
     message: Outgoing
     attempts: int = 0  # attempts already made in this run
-
-
-@dataclass(frozen=True)
-class Fatal:
-    """The send cannot go on: the error, and the results known before it."""
-
-    error: BaseException
-    results: Sequence[SendResult] = ()
-
-
-Batch = list[SendResult] | Fatal
 
 
 @dataclass(frozen=True)
@@ -56,9 +48,14 @@ class Channels:
     """What the main thread and the workers share."""
 
     inbox: queue.Queue[Job]
-    outbox: queue.SimpleQueue[Batch] = field(default_factory=queue.SimpleQueue)
-    stop: threading.Event = field(default_factory=threading.Event)  # finish the current batch
+    recorder: Recorder
+    stop: threading.Event  # finish the current batch
     fed_all: threading.Event = field(default_factory=threading.Event)  # no more jobs coming
+    fatal: list[BaseException] = field(default_factory=list)  # why the send cannot go on
+
+    def fail(self, error: BaseException) -> None:
+        self.fatal.append(error)  # list.append is atomic: no lock needed
+        self.stop.set()
 
 
 @dataclass
@@ -79,8 +76,9 @@ class Worker:
         try:
             sender = sender_factory()
             whole = isinstance(sender, ContentSender)  # one request per batch: keep them full
-            # A rate limit paces single messages, except where a batch is one request.
-            size = 1 if self.bucket and not whole else sender.max_batch
+            # One message at a time, except where a batch is one request: each result is then
+            # recorded before the connection sends the next message.
+            size = sender.max_batch if whole else 1
             while not self.channels.stop.is_set():
                 batch = self._next_batch(size)
                 if batch is None:
@@ -90,8 +88,9 @@ class Worker:
                 if batch:
                     self._send(sender, batch)
         except BaseException as exc:
-            partial = exc.results if isinstance(exc, SendAborted) else ()
-            self.channels.outbox.put(Fatal(exc, partial))
+            if isinstance(exc, SendAborted):
+                self.channels.recorder.hand(exc.results, wait=True)
+            self.channels.fail(exc)
         finally:
             if sender is not None:
                 with contextlib.suppress(SendError, OSError):  # a failed goodbye changes nothing
@@ -146,8 +145,7 @@ class Worker:
                 heapq.heappush(self._retries, entry)
             else:
                 done.append(result)
-        if done:
-            self.channels.outbox.put(done)
+        self.channels.recorder.hand(done, wait=True)
 
 
 def _counted(batch: list[Job], results: Sequence[SendResult]) -> list[SendResult]:

@@ -333,6 +333,29 @@ class Store:
         with self._tx() as conn:
             deliveries.record(conn, results, now, bounce_after)
 
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        """Cheap commits for the length of a send: the send loop commits every result.
+
+        In WAL mode, ``synchronous=NORMAL`` commits without syncing the disk (about 60 µs a
+        commit here, against 1.6 ms with ``FULL``) and stays safe from corruption; a commit
+        survives the process being killed, and only a power cut or an OS crash can lose the
+        last ones, those since the WAL was last synced (SQLite syncs it at each checkpoint,
+        by default every 1,000 pages: https://www.sqlite.org/pragma.html#pragma_synchronous).
+        On the way out the WAL is checkpointed (and so synced), then the setting restored.
+        """
+        with self._lock:
+            before = int(self._conn.execute("PRAGMA synchronous").fetchone()[0])
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            yield
+        finally:
+            with self._lock:
+                try:
+                    self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                finally:
+                    self._conn.execute(f"PRAGMA synchronous = {before}")
+
     def sent_since(self, since: datetime) -> int:
         """Messages recorded as sent at or after ``since``, over all issues."""
         with self._tx(write=False) as conn:

@@ -1,7 +1,8 @@
 """The delivery ledger in SQL: one row per (issue, subscriber). Runs in the caller's transaction.
 
-The send loop calls these once per batch, so each is a handful of statements whatever the batch
-size (executemany), and the paging query is a range scan of the partial index of rows to do.
+The send loop records each result as it comes (grouping those that arrive together), so
+``record`` is a handful of statements whatever the number of results (executemany), and the
+paging query is a range scan of the partial index of rows to do.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ UPDATE deliveries SET status = ?, last_error = ?, attempts = attempts + ?
 WHERE id = ? AND status IN ('pending', 'failed')
 """
 
+# Only where there is something to reset: an untouched row costs no page write in the commit.
 _RESET = """
 UPDATE subscribers SET consecutive_rejections = 0
-WHERE id = (SELECT subscriber_id FROM deliveries WHERE id = ?)
+WHERE id = (SELECT subscriber_id FROM deliveries WHERE id = ?) AND consecutive_rejections != 0
 """
 
 _REJECTED = """

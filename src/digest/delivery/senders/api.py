@@ -12,7 +12,9 @@ loop calls ``prepare`` once with the issue, then hands over up to ``max_batch`` 
 - 401, 403: the credentials (or the sender identity) were refused. ``SendError`` naming the
   provider and the environment variable: the send stops and nothing is marked.
 - 404: no such endpoint or domain (a wrong ``base_url`` or ``domain``): ``SendError``.
-- 413: the request was too large: it is split in halves.
+- 413: the request was too large: it is split in halves. Requests are cut to the provider's
+  documented size before they are sent (``max_request_bytes``, see ``split``), so a 413 means
+  the provider's limit moved.
 - 429, 5xx, timeouts and dropped connections: tried again after the wait the provider asks for
   (``Retry-After`` in seconds or as an HTTP date), else after an exponential backoff, up to
   ``attempts`` times in all; then each message is ``temporary``. A provider that cannot be
@@ -46,8 +48,9 @@ from digest.mail.message import MessageTemplate
 from digest.models import Issue, Outgoing, SendOutcome, SendResult
 from digest.settings import API_BATCH_LIMITS, ApiSettings
 
-__all__ = ["TOKEN_KEYS", "TOKEN_RE", "ApiSender", "Copy", "IssueContent", "Mailbox", "Request",
-           "api_sender_factory", "mailbox", "result", "retry_after"]
+__all__ = ["TOKEN_KEYS", "TOKEN_RE", "ApiSender", "Copy", "IssueContent", "Mailbox",
+           "OversizeError", "Request", "api_sender_factory", "mailbox", "result", "retry_after",
+           "split"]
 
 
 def retry_after(value: str | None, now: datetime) -> float | None:
@@ -88,14 +91,18 @@ class ApiSender:
 
     provider = "the mail API"
     credential = "token"  # what the provider calls its secret, for messages
+    max_request_bytes = 10_000_000  # the provider's documented limit on a request's body
 
     def __init__(self, settings: ApiSettings, *, attempts: int = 3, backoff: float = 1.0,
                  backoff_cap: float = 60.0, max_wait: float = 300.0,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], datetime] = _utc_now,
-                 client: httpx.Client | None = None) -> None:
+                 client: httpx.Client | None = None,
+                 max_request_bytes: int | None = None) -> None:
         self.settings = settings
         self.max_batch = max(1, min(settings.batch_size, API_BATCH_LIMITS[settings.kind]))
+        if max_request_bytes is not None:  # a smaller limit (an account's, or a test's)
+            self.max_request_bytes = max_request_bytes
         self.attempts = max(1, attempts)
         self.backoff, self.backoff_cap, self.max_wait = backoff, backoff_cap, max_wait
         self._sleep, self._clock = sleep, clock
@@ -141,11 +148,26 @@ class ApiSender:
         """Results of a 2xx answer, or of a 4xx the shared rules leave to the provider."""
         raise NotImplementedError
 
+    def sizes(self, content: IssueContent, copies: Sequence[Copy]) -> tuple[int, list[int]]:
+        """(bytes of a request with no copy, bytes each copy adds): no less than ``build``
+        makes, so that requests cut by these sizes stay under ``max_request_bytes``."""
+        raise NotImplementedError
+
     # the exchange
 
     def _send(self, content: IssueContent, copies: list[Copy], out: list[SendResult]) -> None:
-        for start in range(0, len(copies), self.max_batch):
-            self._send_chunk(content, copies[start:start + self.max_batch], out)
+        shared, sizes = self.sizes(content, copies)
+        try:
+            runs = split(shared, sizes, most=self.max_batch, limit=self.max_request_bytes)
+        except OversizeError as exc:
+            raise SendError(self._too_large(shared + sizes[exc.index])) from exc
+        for run in runs:
+            self._send_chunk(content, copies[run.start:run.stop], out)
+
+    def _too_large(self, size: int) -> str:
+        return (f"{self.provider} takes at most {_size(self.max_request_bytes)} a request, "
+                f"and one message alone makes {_size(size)}: the digest is too large "
+                f"to send through {self.provider}; make it shorter (fewer or shorter posts)")
 
     def _send_chunk(self, content: IssueContent, copies: list[Copy],
                     out: list[SendResult]) -> None:
@@ -223,6 +245,39 @@ class ApiSender:
     def each(copies: Sequence[Copy], outcome: SendOutcome, reply: str,
              attempts: int) -> list[SendResult]:
         return [result(c, outcome, reply, attempts) for c in copies]
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1_000_000 else f"{n / 1e3:.1f} KB"
+
+
+class OversizeError(ValueError):
+    """One copy alone is over the limit; ``index`` says which."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"copy {index} alone is over the limit")
+        self.index = index
+
+
+def split(shared: int, sizes: Sequence[int], *, most: int, limit: int) -> list[range]:
+    """Cut copies into requests: consecutive runs of at most ``most`` copies, each request at
+    most ``limit`` bytes, where a request is ``shared`` bytes plus its copies' ``sizes``.
+
+    Greedy, in order: a run ends where the next copy would break either limit. Raises
+    ``OversizeError`` when one copy alone (with ``shared``) is over ``limit``.
+    """
+    runs: list[range] = []
+    start, total = 0, shared
+    for i, size in enumerate(sizes):
+        if shared + size > limit:
+            raise OversizeError(i)
+        if i > start and (i - start >= most or total + size > limit):
+            runs.append(range(start, i))
+            start, total = i, shared
+        total += size
+    if start < len(sizes):
+        runs.append(range(start, len(sizes)))
+    return runs
 
 
 def result(copy: Copy, outcome: SendOutcome, reply: str, attempts: int) -> SendResult:

@@ -9,7 +9,10 @@ send-http, quickstart-guide/responses):
   ``subject``, ``text``, ``html``, ``h:X-My-Header`` for headers, and ``recipient-variables``:
   JSON mapping each recipient address to its values, referenced as ``%recipient.KEY%``.
   Without recipient variables every recipient would see every other address in To.
-- "The maximum number of recipients allowed for Batch Sending is 1,000."
+- "The maximum number of recipients allowed for Batch Sending is 1,000." and (api-sending):
+  "Mailgun supports maximum messages size of 25MB". A batch request carries the content once,
+  so every message made from it is smaller than the request: requests are cut under
+  25,000,000 bytes, which keeps each message under the limit too.
 - Answers: 200 ``{"id": "<...>", "message": "Queued. Thank you."}``; 400 with a JSON
   ``message``; 401/403 auth error or access denied; 404 resource (domain) not found; 429 rate
   limit ("retry as defined in the response"); 500 internal error (retry with backoff).
@@ -44,6 +47,17 @@ from digest.models import SendResult
 class MailgunSender(ApiSender):
     provider = "Mailgun"
     credential = "API key"
+    max_request_bytes = 25_000_000  # "maximum messages size of 25MB"
+
+    def sizes(self, content: IssueContent, copies: Sequence[Copy]) -> tuple[int, list[int]]:
+        """Each copy adds a ``to`` field and its entry in the recipient variables; the rest is
+        the request for the first copy without its own part (header fields every copy has can
+        only be fewer with more copies, so this is no less than what ``build`` makes)."""
+        if not copies:
+            return 0, []
+        tokens = content.tokens()
+        sizes = [_copy_size(c, tokens) for c in copies]
+        return len(self.build(content, copies[:1]).body) - sizes[0], sizes
 
     def build(self, content: IssueContent, copies: Sequence[Copy]) -> Request:
         text = TOKEN_RE.sub(lambda m: f"%recipient.{TOKEN_KEYS[m.group(0)]}_text%", content.text)
@@ -87,6 +101,20 @@ class MailgunSender(ApiSender):
                 "the account; EU domains use https://api.eu.mailgun.net)")
 
 
+_BOUNDARY = "digest-" + "0" * 32  # as long as the boundaries multipart() makes
+
+
+def _copy_size(copy: Copy, tokens: Sequence[str]) -> int:
+    field = _part(_BOUNDARY, "to", mailbox(copy.name, copy.email))
+    entry = json.dumps({copy.email: _variables(copy, tokens)}, ensure_ascii=False)
+    return len(field) + len(entry.encode("utf-8"))  # the entry without {}, with its ", "
+
+
+def _part(boundary: str, name: str, value: str) -> bytes:
+    return (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{value}\r\n").encode()
+
+
 def _header_key(name: str) -> str:
     return "h_" + name.lower().replace("-", "_")
 
@@ -104,10 +132,6 @@ def _variables(copy: Copy, tokens: Sequence[str]) -> dict[str, str]:
 def multipart(fields: Sequence[tuple[str, str]]) -> tuple[bytes, str]:
     """multipart/form-data (RFC 7578) of text fields, repeated names kept in order."""
     boundary = "digest-" + secrets.token_hex(16)
-    chunks = []
-    for name, value in fields:
-        chunks.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'
-                      f"Content-Type: text/plain; charset=utf-8\r\n\r\n".encode())
-        chunks.append(value.encode("utf-8") + b"\r\n")
+    chunks = [_part(boundary, name, value) for name, value in fields]
     chunks.append(f"--{boundary}--\r\n".encode())
     return b"".join(chunks), f"multipart/form-data; boundary={boundary}"

@@ -5,7 +5,10 @@ What Postmark documents (postmarkapp.com/developer/user-guide/send-email-with-ap
 - ``POST https://api.postmarkapp.com/email/batch`` with headers ``Accept: application/json``,
   ``Content-Type: application/json`` and ``X-Postmark-Server-Token``; a wrong or missing token
   gets HTTP 401.
-- The body is a JSON array of messages, "up to 500 messages per API call, and up to 50 MB";
+- The body is a JSON array of messages: "the batch endpoint accepts up to 500 messages per API
+  call, and up to 50 MB payload size, including attachments" (user-guide/send-email-with-api/
+  batch-emails; support article 1056: "Batch endpoint total payload size ... cannot exceed
+  50 MB"). Batches are cut by their encoded JSON size to stay under 50,000,000 bytes.
   message fields ``From``, ``To`` ("John Doe <email@example.com>" accepted), ``Subject``,
   ``HtmlBody``, ``TextBody``, ``ReplyTo``, ``Headers`` (a list of ``{"Name", "Value"}``) and
   ``MessageStream`` (broadcast mail belongs in a broadcast stream).
@@ -47,13 +50,29 @@ _ABOUT_TO = re.compile(r"^(Invalid|Error\s+parsing)\s+'To'", re.IGNORECASE)
 class PostmarkSender(ApiSender):
     provider = "Postmark"
     credential = "server token"
+    max_request_bytes = 50_000_000  # "up to 50 MB payload size" per batch call
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._encoded: dict[int, bytes] = {}  # delivery id -> its message, from sizes()
+
+    def sizes(self, content: IssueContent, copies: Sequence[Copy]) -> tuple[int, list[int]]:
+        """Each copy is a whole message in the JSON array: encoded here once, for its size,
+        and kept for ``build``. ``[]`` around them, a comma after each but the last."""
+        self._encoded = {c.message.delivery_id: self._encoded_message(content, c)
+                         for c in copies}
+        return 2, [len(self._encoded[c.message.delivery_id]) + 1 for c in copies]
 
     def build(self, content: IssueContent, copies: Sequence[Copy]) -> Request:
-        page, text = _escaped(content.html_pieces), _escaped(content.text_pieces)
-        messages = ",".join(self._message(content, c, page, text) for c in copies)
-        return Request(f"{self.base_url}/email/batch", f"[{messages}]".encode(), {
+        messages = b",".join(self._encoded.pop(c.message.delivery_id, b"")
+                             or self._encoded_message(content, c) for c in copies)
+        return Request(f"{self.base_url}/email/batch", b"[" + messages + b"]", {
             "Accept": "application/json", "Content-Type": "application/json",
             "X-Postmark-Server-Token": self.settings.token})
+
+    def _encoded_message(self, content: IssueContent, copy: Copy) -> bytes:
+        page, text = _escaped(content.html_pieces), _escaped(content.text_pieces)
+        return self._message(content, copy, page, text).encode()
 
     def _message(self, content: IssueContent, copy: Copy, page: Sequence[str],
                  text: Sequence[str]) -> str:

@@ -8,9 +8,12 @@ What SendGrid documents (Mail Send v3: docs.sendgrid.com .../mail-send, /persona
   ``substitutions`` {tag: string value}, ``headers`` {name: string}), ``from`` {"email",
   "name"}, ``reply_to``, ``subject``, ``content`` [{"type", "value"}] where text/plain must
   come first, then text/html, and ``headers`` for every copy.
-- Limits: 1000 personalizations and 1000 recipients (to + cc + bcc) per request; each address
-  once per request; 10,000 substitutions per request. Substitution tags are literal strings
-  (the docs' example is ``-firstName-``) replaced in the subject and the body.
+- Limits (api-reference/mail-send/limitations, /errors): "The total size of your email,
+  including attachments, must be less than 30MB"; 1000 personalizations and 1000 recipients
+  (to + cc + bcc) per request; each address once per request; 10,000 substitutions per request.
+  The content is sent once per request, so requests are cut under 30,000,000 bytes of JSON.
+  Substitution tags are literal strings (the docs' example is ``-firstName-``) replaced in the
+  subject and the body.
 - Reserved header names, refused in ``headers``: x-sg-id, x-sg-eid, received, dkim-signature,
   Content-Type, Content-Transfer-Encoding, To, From, Subject, Reply-To, CC, BCC.
 - Answers: 202 accepted and queued (200: valid but not queued, sandbox mode only); 400 with
@@ -41,6 +44,13 @@ HTML_TAGS = {token: token.replace("%%DIGEST_", "%%DIGEST_HTML_") for token in TO
 class SendGridSender(ApiSender):
     provider = "SendGrid"
     credential = "API key"
+    max_request_bytes = 30_000_000  # "must be less than 30MB"
+
+    def sizes(self, content: IssueContent, copies: Sequence[Copy]) -> tuple[int, list[int]]:
+        """The request without personalizations, then each one's JSON and its comma."""
+        tokens = content.tokens()
+        shared = len(self.build(content, []).body)
+        return shared, [len(_dumps(_personalization(c, tokens))) + 1 for c in copies]
 
     def build(self, content: IssueContent, copies: Sequence[Copy]) -> Request:
         tokens = content.tokens()
@@ -56,8 +66,7 @@ class SendGridSender(ApiSender):
             body["reply_to"] = _address(content.reply_to)
         if content.headers:
             body["headers"] = dict(content.headers)
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return Request(f"{self.base_url}/v3/mail/send", data, {
+        return Request(f"{self.base_url}/v3/mail/send", _dumps(body), {
             "Authorization": f"Bearer {self.settings.token}",
             "Content-Type": "application/json"})
 
@@ -84,6 +93,10 @@ class SendGridSender(ApiSender):
     def _refused_hint(self) -> str:
         return " (the key needs the mail.send permission; the From address must be a verified " \
                "sender identity)"
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _address(box: Mailbox) -> dict[str, str]:
