@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Literal
 
 # Per-recipient tokens. Templates render them in place of the recipient's data; the message is
@@ -27,6 +28,8 @@ DeliveryStatus = Literal["pending", "sent", "failed", "rejected", "skipped"]
 # draft: made, posts reserved, editable; approved: frozen until edited again; sending: its
 # delivery rows exist; sent: no row left pending.
 IssueStatus = Literal["draft", "approved", "sending", "sent"]
+Every = Literal["daily", "weekly", "monthly"]
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 @dataclass(frozen=True)
@@ -235,3 +238,19 @@ class SendResult:
     reply: str = ""  # the server's reply (or the error) for the ledger
     message_id: str = ""
     attempts: int = 1  # attempts made in this run
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When issues are due (``schedule:``); ``digest.issues.schedule`` parses and decides."""
+
+    every: Every
+    at: time  # local wall-clock time, minutes precision
+    zone: zoneinfo.ZoneInfo
+    weekday: int | None = None  # weekly: 0 is Monday
+    day: int | None = None  # monthly: 1-31; past the month's end means its last day
+
+    def __str__(self) -> str:
+        what = {"daily": "", "weekly": f" {WEEKDAYS[self.weekday or 0]}",
+                "monthly": f" {self.day}"}[self.every]
+        return f"{self.every}{what} {self.at:%H:%M} {self.zone.key}"

@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from digest.issues.schedule import Schedule
-from digest.models import Feed
+from digest.models import Feed, Schedule
 
 SenderKind = Literal["outbox", "smtp", "postmark", "sendgrid", "mailgun"]
 ApiKind = Literal["postmark", "sendgrid", "mailgun"]

@@ -10,7 +10,7 @@ import pytest
 
 from digest.config import load
 from digest.errors import ConfigError
-from digest.issues.schedule import Schedule
+from digest.models import Schedule
 from digest.settings import MostDiscussedSettings
 from support.e2e import digest, write_config
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from digest.app import delivery_options
-from digest.delivery.loop import DeliveryReport, deliver
+from digest.delivery.loop import deliver
+from digest.delivery.report import DeliveryReport
 from digest.delivery.senders import make_sender
 from digest.delivery.senders.api import ApiSender, retry_after
 from digest.errors import ConfigError, SendError

@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from digest.delivery.loop import DeliveryOptions, DeliveryReport, deliver
+from digest.delivery.loop import DeliveryOptions, deliver
 from digest.delivery.progress import Progress
 from digest.delivery.ratelimit import TokenBucket
+from digest.delivery.report import DeliveryReport
 from digest.delivery.senders import SenderFactory, make_sender
 from digest.delivery.senders.smtp import SmtpSender
 from digest.errors import SendError

@@ -17,8 +17,9 @@ from pathlib import Path
 import httpx
 
 from digest.app import watch
-from digest.delivery.loop import DeliveryOptions, DeliveryReport, deliver
+from digest.delivery.loop import DeliveryOptions, deliver
 from digest.delivery.progress import Progress
+from digest.delivery.report import DeliveryReport
 from digest.delivery.senders import SenderFactory
 from digest.errors import ConfigError
 from digest.feeds import fetch_feeds

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from digest.app import Draft, RunReport
-from digest.delivery.loop import DeliveryReport
+from digest.delivery.report import DeliveryReport
 from digest.issues.drafts import hold_reason, short_hash
 from digest.models import FetchOutcome, Issue
 from digest.settings import Settings

@@ -22,6 +22,7 @@ from digest.config.walk import Check, Ctx, Invalid, Reported, Where, run_check
 from digest.config.yamlpos import Node, ScalarNode
 from digest.issues import i18n
 from digest.issues import schedule as schedules
+from digest.models import Schedule
 
 SUBJECT_PLACEHOLDERS = ("title", "date", "date_long", "count", "first_post")
 
@@ -267,7 +268,7 @@ def _is_ip(value: str) -> bool:
     return True
 
 
-def schedule(ctx: Ctx, node: Node, where: Where) -> schedules.Schedule:
+def schedule(ctx: Ctx, node: Node, where: Where) -> Schedule:
     """When issues go out, e.g. "weekly monday 08:00 Europe/London"."""
     value = _text(node, f"a schedule such as {schedules.EXAMPLE}")
     try:

@@ -26,6 +26,7 @@ from typing import Protocol, runtime_checkable
 from digest.delivery.progress import Progress
 from digest.delivery.ratelimit import TokenBucket
 from digest.delivery.recorder import Recorder
+from digest.delivery.report import DeliveryReport
 from digest.delivery.senders import ContentSender, Sender, SenderFactory
 from digest.delivery.worker import Channels, Job, Retry, Worker
 from digest.errors import ConfigError, PermanentSendError
@@ -89,19 +90,6 @@ class DeliveryOptions:
             raise ConfigError("must be positive", key="rate_per_second")
         if self.max_per_hour is not None and self.max_per_hour < 0:
             raise ConfigError("must not be negative", key="max_per_hour")
-
-
-@dataclass(frozen=True)
-class DeliveryReport:
-    issue_id: int
-    sent: int
-    failed: int  # temporary trouble outlasted the attempts; retried by a later run
-    rejected: int  # refused for good by the server
-    skipped: int  # the subscriber was no longer active
-    elapsed: float  # seconds
-    rate: float  # messages handed over per second
-    stopped_reason: str | None = None  # why rows were left pending, if they were
-    finished: bool = False  # no row left pending: the issue is marked sent
 
 
 def deliver(ledger: Ledger, issue: Issue, template: MessageTemplate,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
-if TYPE_CHECKING:
-    from digest.delivery.loop import DeliveryReport
+from digest.delivery.report import DeliveryReport
 
 
 def _duration(seconds: float) -> str:

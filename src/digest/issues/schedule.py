@@ -19,11 +19,9 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
 
-Every = Literal["daily", "weekly", "monthly"]
+from digest.models import WEEKDAYS, Schedule
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 EXAMPLE = '"weekly monday 08:00 Europe/London", "daily 07:00 UTC" or "monthly 1 09:00 UTC"'
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 # A daily slot is at most a day apart, a monthly one at most 31 days: searching this many days
@@ -33,20 +31,6 @@ _SEARCH_DAYS = 64
 
 class ScheduleSyntaxError(ValueError):
     """The schedule text is not one digest understands; the message says what was expected."""
-
-
-@dataclass(frozen=True)
-class Schedule:
-    every: Every
-    at: time  # local wall-clock time, minutes precision
-    zone: zoneinfo.ZoneInfo
-    weekday: int | None = None  # weekly: 0 is Monday
-    day: int | None = None  # monthly: 1-31; past the month's end means its last day
-
-    def __str__(self) -> str:
-        what = {"daily": "", "weekly": f" {WEEKDAYS[self.weekday or 0]}",
-                "monthly": f" {self.day}"}[self.every]
-        return f"{self.every}{what} {self.at:%H:%M} {self.zone.key}"
 
 
 @dataclass(frozen=True)

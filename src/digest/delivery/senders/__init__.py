@@ -2,68 +2,36 @@
 
 A sender gets plain values, never the configuration object. The send loop makes one sender per
 concurrent connection through a ``SenderFactory`` and calls ``send_batch`` from one thread only.
+The shared parts live in ``base``; ``make_sender`` imports a sender's module only when that kind
+is asked for (the mail APIs need httpx, which `digest --version` should not pay for).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
-from digest.errors import ConfigError, SendError
-from digest.models import Issue, Outgoing, SendResult
+from digest.delivery.senders.base import ContentSender, SendAborted, Sender, SenderFactory
+from digest.errors import ConfigError
 from digest.settings import ApiSettings, SmtpSettings
 
 if TYPE_CHECKING:
-    from digest.mail.message import MessageTemplate
+    from digest.delivery.senders.api import ApiSender
 
+__all__ = ["ContentSender", "SendAborted", "Sender", "SenderFactory", "make_sender"]
 
-class Sender(Protocol):
-    max_batch: int  # at most this many messages per send_batch call
-
-    def send_batch(self, messages: Sequence[Outgoing]) -> list[SendResult]:
-        """One result per message, in order; each message is attempted once.
-
-        Trouble with one message is its result: ``temporary`` (4xx, timeout, dropped connection)
-        or ``permanent`` (5xx), with the server's reply. Trouble that makes the whole send
-        pointless (credentials or certificate refused, server unreachable) raises ``SendError``;
-        ``SendAborted`` carries the results of the messages handled before it happened.
-        """
-        ...
-
-    def close(self) -> None: ...
-
-
-SenderFactory = Callable[[], Sender]
-
-
-@runtime_checkable
-class ContentSender(Protocol):
-    """A sender that sends the issue's content itself, once per request, and has the provider
-    fill in each recipient's values (the mail APIs). The send loop calls ``prepare`` once before
-    the first batch, then hands over full batches of ``Outgoing`` with ``recipient_values``.
-    """
-
-    def prepare(self, issue: Issue, template: MessageTemplate) -> None: ...
-
-
-class SendAborted(SendError):
-    """The send cannot go on; ``results`` are those of the messages handed over before that."""
-
-    def __init__(self, reason: str, results: Sequence[SendResult] = (), *,
-                 code: int | None = None) -> None:
-        super().__init__(reason, code=code)
-        self.results = tuple(results)
+API_KINDS = ("postmark", "sendgrid", "mailgun")
 
 
 def make_sender(kind: str, *, outbox_dir: Path | None = None,
                 smtp: SmtpSettings | None = None, api: ApiSettings | None = None,
                 max_attempts: int = 3) -> SenderFactory:
     """A factory of senders of the given kind ("outbox", "smtp" or a mail API)."""
-    if kind in ("postmark", "sendgrid", "mailgun"):
-        from digest.delivery.senders.api import api_sender_factory
-
-        return api_sender_factory(kind, api, max_attempts=max_attempts)
+    if kind in API_KINDS:
+        if api is None or api.kind != kind:
+            raise ConfigError(f"the {kind} sender needs a {kind} section", key=f"sender.{kind}")
+        cls, settings_api = _api_class(kind), api
+        return lambda: cls(settings_api, attempts=max_attempts)
     if kind == "outbox":
         if outbox_dir is None:
             raise ConfigError("the outbox sender needs a folder", key="sender.outbox")
@@ -80,3 +48,18 @@ def make_sender(kind: str, *, outbox_dir: Path | None = None,
         return lambda: SmtpSender(settings)
     raise ConfigError(f"unknown sender {kind!r} (expected outbox, smtp, postmark, sendgrid or "
                       "mailgun)", key="sender.kind")
+
+
+def _api_class(kind: str) -> type[ApiSender]:
+    """The provider's sender class, its module imported now that it is needed."""
+    if kind == "postmark":
+        from digest.delivery.senders.postmark import PostmarkSender
+
+        return PostmarkSender
+    if kind == "sendgrid":
+        from digest.delivery.senders.sendgrid import SendGridSender
+
+        return SendGridSender
+    from digest.delivery.senders.mailgun import MailgunSender
+
+    return MailgunSender

@@ -32,7 +32,6 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from digest import __version__
-from digest.delivery.senders import SendAborted, Sender, SenderFactory
 from digest.delivery.senders.api_content import (
     TOKEN_KEYS,
     TOKEN_RE,
@@ -43,13 +42,14 @@ from digest.delivery.senders.api_content import (
     from_mime,
     mailbox,
 )
-from digest.errors import ConfigError, SendError
+from digest.delivery.senders.base import SendAborted
+from digest.errors import SendError
 from digest.mail.message import MessageTemplate
 from digest.models import Issue, Outgoing, SendOutcome, SendResult
 from digest.settings import API_BATCH_LIMITS, ApiSettings
 
 __all__ = ["TOKEN_KEYS", "TOKEN_RE", "ApiSender", "Copy", "IssueContent", "Mailbox",
-           "OversizeError", "Request", "api_sender_factory", "mailbox", "result", "retry_after",
+           "OversizeError", "Request", "mailbox", "result", "retry_after",
            "split"]
 
 
@@ -283,22 +283,3 @@ def split(shared: int, sizes: Sequence[int], *, most: int, limit: int) -> list[r
 def result(copy: Copy, outcome: SendOutcome, reply: str, attempts: int) -> SendResult:
     return SendResult(copy.message.delivery_id, outcome, reply=reply,
                       message_id=copy.message.message_id, attempts=attempts)
-
-
-def api_sender_factory(kind: str, settings: ApiSettings | None, *,
-                       max_attempts: int = 3) -> SenderFactory:
-    """A factory of senders for the mail API ``kind`` (postmark, sendgrid, mailgun)."""
-    if settings is None or settings.kind != kind:
-        raise ConfigError(f"the {kind} sender needs a {kind} section", key=f"sender.{kind}")
-    from digest.delivery.senders.mailgun import MailgunSender
-    from digest.delivery.senders.postmark import PostmarkSender
-    from digest.delivery.senders.sendgrid import SendGridSender
-
-    classes: dict[str, type[ApiSender]] = {"postmark": PostmarkSender,
-                                           "sendgrid": SendGridSender, "mailgun": MailgunSender}
-    cls, api = classes[kind], settings
-
-    def factory() -> Sender:
-        return cls(api, attempts=max_attempts)
-
-    return factory

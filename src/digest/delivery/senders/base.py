@@ -1,0 +1,53 @@
+"""What every sender shares: the ``Sender`` protocol, its factory, the batch-content protocol
+of the mail APIs, and ``SendAborted``. The senders import this module, never the registry in
+``digest.delivery.senders``, which imports them (lazily, by kind).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from digest.errors import SendError
+from digest.models import Issue, Outgoing, SendResult
+
+if TYPE_CHECKING:
+    from digest.mail.message import MessageTemplate
+
+
+class Sender(Protocol):
+    max_batch: int  # at most this many messages per send_batch call
+
+    def send_batch(self, messages: Sequence[Outgoing]) -> list[SendResult]:
+        """One result per message, in order; each message is attempted once.
+
+        Trouble with one message is its result: ``temporary`` (4xx, timeout, dropped connection)
+        or ``permanent`` (5xx), with the server's reply. Trouble that makes the whole send
+        pointless (credentials or certificate refused, server unreachable) raises ``SendError``;
+        ``SendAborted`` carries the results of the messages handled before it happened.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+SenderFactory = Callable[[], Sender]
+
+
+@runtime_checkable
+class ContentSender(Protocol):
+    """A sender that sends the issue's content itself, once per request, and has the provider
+    fill in each recipient's values (the mail APIs). The send loop calls ``prepare`` once before
+    the first batch, then hands over full batches of ``Outgoing`` with ``recipient_values``.
+    """
+
+    def prepare(self, issue: Issue, template: MessageTemplate) -> None: ...
+
+
+class SendAborted(SendError):
+    """The send cannot go on; ``results`` are those of the messages handed over before that."""
+
+    def __init__(self, reason: str, results: Sequence[SendResult] = (), *,
+                 code: int | None = None) -> None:
+        super().__init__(reason, code=code)
+        self.results = tuple(results)
