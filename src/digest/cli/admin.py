@@ -6,12 +6,9 @@ from pathlib import Path
 
 import click
 
-from digest import app as pipeline
-from digest.cli import EXIT_OK, EXIT_TROUBLE, Context, guarded, output
-from digest.errors import StoreError
+from digest.cli import output
+from digest.cli._context import EXIT_OK, EXIT_TROUBLE, Context, guarded
 from digest.models import SubscriberStatus
-from digest.store import Store
-from digest.subscribers import validate_email
 
 
 @click.group(epilog="Example: digest subscribers list --status active")
@@ -29,8 +26,9 @@ def import_(obj: Context, file: Path) -> int:
     Valid rows go in; every invalid row is reported with its line number (exit status 1). An
     address that unsubscribed or bounced is never subscribed again by an import.
     """
-    with Store.open(obj.settings.store) as store:
-        result = pipeline.import_csv(file, store)
+    from digest import app
+
+    result = app.import_subscribers(obj.settings, file)
     for error in result.errors:
         click.echo(f"digest: {error}", err=True)
     if result.report is not None:
@@ -45,9 +43,9 @@ def import_(obj: Context, file: Path) -> int:
 @guarded
 def add(obj: Context, email: str, name: str) -> int:
     """Subscribe EMAIL (re-subscribes an address that had left)."""
-    address = validate_email(email)
-    with Store.open(obj.settings.store) as store:
-        subscriber = store.add_subscriber(address, name)
+    from digest import app
+
+    subscriber = app.add_subscriber(obj.settings, email, name)
     obj.say(f"{subscriber.email} is subscribed ({subscriber.status})")
     return EXIT_OK
 
@@ -58,9 +56,10 @@ def add(obj: Context, email: str, name: str) -> int:
 @guarded
 def remove(obj: Context, email: str) -> int:
     """Unsubscribe EMAIL. The address is kept as unsubscribed so no import brings it back."""
-    with Store.open(obj.settings.store) as store:
-        subscriber = store.set_subscriber_status(email.strip(), "unsubscribed")
-    obj.say(f"{subscriber.email} is unsubscribed")
+    from digest import app
+
+    left = app.remove_subscriber(obj.settings, email)
+    obj.say(f"{left.subscriber.email} is unsubscribed")
     return EXIT_OK
 
 
@@ -71,9 +70,10 @@ def remove(obj: Context, email: str) -> int:
 @guarded
 def list_(obj: Context, status: SubscriberStatus | None) -> int:
     """List subscribers: email, name and status (active, unsubscribed or bounced)."""
-    with Store.open(obj.settings.store) as store:
-        for subscriber in store.subscribers(status):
-            click.echo(f"{subscriber.email}\t{subscriber.name}\t{subscriber.status}")
+    from digest import app
+
+    for subscriber in app.list_subscribers(obj.settings, status):
+        click.echo(f"{subscriber.email}\t{subscriber.name}\t{subscriber.status}")
     return EXIT_OK
 
 
@@ -82,8 +82,9 @@ def list_(obj: Context, status: SubscriberStatus | None) -> int:
 @guarded
 def issues(obj: Context) -> int:
     """List issues with their deliveries counted by status."""
-    with Store.open(obj.settings.store) as store:
-        summaries = store.issue_summaries()
+    from digest import app
+
+    summaries = app.issue_summaries(obj.settings)
     if not summaries:
         obj.say("No issues yet.")
     for summary in summaries:
@@ -97,11 +98,8 @@ def issues(obj: Context) -> int:
 @guarded
 def status(obj: Context, issue_id: int) -> int:
     """Show one issue: deliveries by status and the most common failure replies."""
-    with Store.open(obj.settings.store) as store:
-        summary = next((s for s in store.issue_summaries() if s.id == issue_id), None)
-    if summary is None:
-        raise StoreError(f"no issue {issue_id}; `digest issues` lists them")
-    for line in output.status_lines(summary):
+    from digest import app
+
+    for line in output.status_lines(app.issue_status(obj.settings, issue_id)):
         click.echo(line)
     return EXIT_OK
-

@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import email
 from collections.abc import Iterator
-from dataclasses import dataclass
-from email.policy import default
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from digest import app as pipeline
-from digest.cli import EXIT_OK, EXIT_TROUBLE, Context, guarded
-from digest.errors import DigestError
-from digest.mail import spamassassin
-from digest.mail.check import GMAIL_CLIP_BYTES, TARGET_BYTES, Area, CheckReport, check_message
-from digest.mail.spamassassin import SCORE_LIMIT, SpamReport
+from digest.cli._context import EXIT_OK, EXIT_TROUBLE, Context, guarded
+
+if TYPE_CHECKING:
+    from digest.app import Checked, Next
+    from digest.mail.check import Area, CheckReport
 
 _INDENT = " " * 14
-
-
-@dataclass(frozen=True)
-class Checked:
-    """Everything `digest check` found out about one message."""
-
-    report: CheckReport
-    spam: SpamReport | None  # None: SpamAssassin is not installed, or failed (spam_error)
-    spam_error: str | None = None
-
-    @property
-    def problem_count(self) -> int:
-        spam = len(self.spam.problems()) if self.spam else 0
-        return len(self.report.problems) + spam + (1 if self.spam_error else 0)
-
-
-def inspect_message(raw: bytes) -> Checked:
-    report = check_message(raw)
-    try:
-        return Checked(report, spamassassin.score(raw))
-    except DigestError as exc:
-        return Checked(report, None, str(exc))
 
 
 @click.command(epilog="Examples: digest check;  "
@@ -58,50 +33,36 @@ def check(obj: Context, eml: Path | None) -> int:
     https or mailto, and header and MIME mistakes. Exit status 0 when nothing needs fixing, 1
     when something does.
     """
+    from digest import app
+
     if eml is not None:
-        data = eml.read_bytes()
-        raw: bytes | None = data
-        heading = [f"Checking {eml}: {_subject(data)}"]
+        subject, checked = app.check_file(eml)
+        heading = [f"Checking {eml}: " + (f'"{subject}"' if subject else "(no subject)")]
     else:
-        raw, heading = _next_issue(obj)
-    if raw is None:
-        obj.say(heading[0])
-        return EXIT_OK
-    checked = inspect_message(raw)
+        found, result = app.check_next(obj.settings, obj.deps(show_progress=False))
+        if result is None:
+            obj.say(f"No issue to check: {found.why}.")
+            return EXIT_OK
+        checked, heading = result, _heading(found)
     if checked.problem_count or not obj.quiet:
         for line in [*heading, *report_lines(checked)]:
             click.echo(line)
     return EXIT_TROUBLE if checked.problem_count else EXIT_OK
 
 
-def _next_issue(obj: Context) -> tuple[bytes | None, list[str]]:
-    """The next issue's message as the preview recipient gets it, and lines to head the report."""
-    from digest.cli import drafts as cli_drafts
-
-    settings = obj.settings
-    deps = obj.deps(show_progress=False)
-    recipient = pipeline.preview_recipient(settings)
-    stored = cli_drafts.open_draft(settings)  # an open draft is the next issue, as stored
-    draft, why = ((cli_drafts.as_draft(settings, stored, recipient), "") if stored is not None
-                  else pipeline.draft_next(settings, deps, recipient))
-    if draft is None:
-        return None, [f"No issue to check: {why}."]
-    raw = pipeline.test_message(settings, draft, deps.clock(), subject_prefix="").data
-    rendered = draft.rendered
-    which = "the next issue" if stored is None else f"draft issue {stored.id}"
+def _heading(found: Next) -> list[str]:
+    """Which issue was checked, as whom, and the feeds that failed while making it."""
+    assert found.draft is not None
+    rendered = found.draft.rendered
+    which = "the next issue" if found.stored is None else f"draft issue {found.stored.id}"
     heading = [f"Checking {which}: \"{rendered.subject}\" ({rendered.post_count} posts) "
-               f"as sent to {recipient.email}"]
-    heading += [f"warning: feed failed: {o.feed.name}: {o.error}"
-                for o in draft.fetched if o.status == "error"]
-    return raw, heading
-
-
-def _subject(raw: bytes) -> str:
-    subject = email.message_from_bytes(raw, policy=default).get("Subject")
-    return f'"{subject}"' if subject else "(no subject)"
+               f"as sent to {found.draft.recipient.email}"]
+    return heading + [f"warning: feed failed: {o.feed.name}: {o.error}"
+                      for o in found.draft.fetched if o.status == "error"]
 
 
 def report_lines(checked: Checked) -> Iterator[str]:
+    """The report, area by area, ending with the count of problems."""
     report = checked.report
     yield from _area("Size:", _size_summary(report), report, "size")
     yield from _spam_lines(checked)
@@ -116,6 +77,8 @@ def report_lines(checked: Checked) -> Iterator[str]:
 
 
 def _size_summary(report: CheckReport) -> str:
+    from digest.mail.check import GMAIL_CLIP_BYTES, TARGET_BYTES
+
     if report.html_bytes is None:
         return "no HTML part"
     return (f"HTML {report.html_bytes / 1024:.1f} KB (Gmail clips above "
@@ -132,13 +95,15 @@ def _area(title: str, summary: str, report: CheckReport, area: Area) -> Iterator
 
 
 def _spam_lines(checked: Checked) -> Iterator[str]:
+    from digest.mail.spamassassin import INSTALL_HINT, SCORE_LIMIT
+
     title = f"{'SpamAssassin:':<{len(_INDENT)}}"
     spam = checked.spam
     if checked.spam_error:
         yield f"{title}could not run: {checked.spam_error}"
         return
     if spam is None:
-        yield f"{title}not installed; {spamassassin.INSTALL_HINT}"
+        yield f"{title}not installed; {INSTALL_HINT}"
         return
     problems = spam.problems()
     verdict = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}" if problems else "ok"

@@ -1,24 +1,22 @@
-"""Commands for editors: make and change the draft of the next issue, and approve it."""
+"""Commands for editors: see the next issue (`digest preview`), make and change its draft
+(`digest draft`), and approve it (`digest approve`)."""
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from digest import app as pipeline
-from digest.cli import EXIT_OK, Context, guarded, output
-from digest.issues import drafts, resent
-from digest.issues.compose import nothing_new_message
-from digest.issues.drafts import DraftError, DraftResult
-from digest.issues.render import Renderer
-from digest.models import FetchOutcome, Issue, Recipient
-from digest.settings import Settings
-from digest.store import Store
-from digest.store.lock import run_lock
+from digest.cli import output
+from digest.cli._context import EXIT_OK, Context, guarded
+from digest.errors import ConfigError
+
+if TYPE_CHECKING:
+    from digest.app import Draft, Drafted
+    from digest.settings import Settings
 
 _STATES = {
     "made": "draft made",
@@ -27,6 +25,43 @@ _STATES = {
     "edited": "draft changed and rendered again",
     "unchanged": "draft unchanged: the intro and subject were already those",
 }
+
+
+@click.command(epilog="Example: digest preview --out preview/")
+@click.option("--out", "out_dir", default="preview", show_default=True, metavar="DIR",
+              type=click.Path(file_okay=False, path_type=Path), help="Folder for the files.")
+@click.option("--issue", "issue_id", type=int, metavar="N",
+              help="Write the stored issue N (a draft, say) exactly as stored.")
+@click.pass_obj
+@guarded
+def preview(obj: Context, out_dir: Path, issue_id: int | None) -> int:
+    """Write the next issue as digest.html, digest.txt and digest.eml. Changes nothing.
+
+    With an open draft, that draft is the next issue. Otherwise the feeds are fetched into a
+    throw-away copy of the store, so what you see is what the next `digest run` would send now.
+    """
+    from digest import app
+    from digest.issues.drafts import short_hash
+
+    settings = obj.settings
+    found = app.upcoming(settings, obj.deps(show_progress=False), issue_id=issue_id)
+    if found.draft is None:
+        obj.say(f"No issue to preview: {found.why}.")
+        return EXIT_OK
+    if found.stored is not None:
+        obj.say(f"Issue {found.stored.id} ({found.stored.status}), content "
+                f"{short_hash(found.stored.content_hash)}")
+    for line in output.draft_lines(found.draft):
+        obj.say(line)
+    _write(obj, settings, found.draft, out_dir)
+    return EXIT_OK
+
+
+def _write(obj: Context, settings: Settings, draft: Draft, out_dir: Path) -> None:
+    from digest import app
+
+    for path in app.write_preview(settings, draft, out_dir, obj.clock()):
+        click.echo(str(path))
 
 
 @click.command(epilog="Examples: digest draft;  digest draft --intro-file intro.md --show;  "
@@ -56,77 +91,63 @@ def draft(obj: Context, rebuild: bool, intro_text: str | None, intro_file: Path 
     again (the same renderer as sending) and it needs approving again: `digest approve ISSUE`
     approves exactly what is stored, and `digest send` or the next `digest run` sends it.
     """
+    from digest import app
+    from digest.issues.resent import describe
+
     settings = obj.settings
-    intro = _intro(intro_text, intro_file)
-    if subject is not None:
-        drafts.clean_subject(subject)  # checked before anything is fetched or changed
-    deps = obj.deps(show_progress=False)
-    renderer = Renderer(settings.templates)
-    fetched: tuple[FetchOutcome, ...] = ()
-    with Store.open(settings.store) as store:
-        current = store.open_draft()
-        result: DraftResult | None = None if current is None else DraftResult(current, "existing")
-        if result is None or rebuild:
-            # Fetching and composing, like a run: a run at the same time waits or stops.
-            with run_lock(settings.store):
-                outcomes, _ = pipeline.fetch_into(settings, store, deps)
-                fetched = tuple(outcomes)
-                result = drafts.make_draft(store, functools.partial(pipeline.plan_next, settings),
-                                           renderer, settings.digest, deps.clock(),
-                                           rebuild=rebuild)
-        if already_sent is not None and result is not None:
-            with run_lock(settings.store):
-                settled, result = drafts.settle_already_sent(
-                    store, functools.partial(pipeline.plan_next, settings), renderer,
-                    settings.digest, deps.clock(), "drop" if already_sent == "drop" else "sent")
-            for twin in settled:
-                obj.say(f"{'Dropped' if already_sent == 'drop' else 'Marked as sent'}: "
-                        + resent.describe(twin))
-        if result is None:
-            obj.say(f"No draft: {nothing_new_message(store.last_issue())}.")
-            return EXIT_OK
-        twins = drafts.already_sent(store, result.issue)
-        if intro is not None or subject is not None:
-            edited = drafts.edit_draft(store, result.issue.id, renderer, settings.digest,
-                                       intro=intro, subject=subject)
-            result = edited if result.state != "made" else DraftResult(edited.issue, "made")
-    for line in draft_lines(settings, result, fetched):
+    drafted = app.draft(settings, obj.deps(show_progress=False), rebuild=rebuild,
+                        intro=_intro(intro_text, intro_file), subject=subject,
+                        already_sent="drop" if already_sent == "drop" else
+                        "sent" if already_sent == "sent" else None)
+    for twin in drafted.settled:
+        obj.say(f"{'Dropped' if already_sent == 'drop' else 'Marked as sent'}: "
+                + describe(twin))
+    if drafted.result is None:
+        obj.say(f"No draft: {drafted.nothing_new}.")
+        return EXIT_OK
+    for line in draft_lines(settings, drafted):
         obj.say(line)
-    for twin in twins:
-        obj.say("Looks already sent: " + resent.describe(twin))
-    if twins:
+    for twin in drafted.twins:
+        obj.say("Looks already sent: " + describe(twin))
+    if drafted.twins:
         obj.say("           digest draft --already-sent drop   (or: --already-sent sent)")
     if show:
-        _write(settings, result.issue, out_dir, deps.clock)
+        stored = app.as_draft(drafted.result.issue, app.preview_recipient(settings))
+        _write(obj, settings, stored, out_dir)
     return EXIT_OK
 
 
 def _intro(text: str | None, path: Path | None) -> str | None:
+    """The intro as given: --intro's text, or the UTF-8 file (or stdin) --intro-file names."""
     if text is not None and path is not None:
-        raise DraftError("give the intro either with --intro or with --intro-file, not both",
-                         key="intro")
+        raise ConfigError("give the intro either with --intro or with --intro-file, not both",
+                          key="intro")
     if path is None:
-        return None if text is None else drafts.clean_intro(text)
+        return text
     try:
         raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
     except OSError as exc:
-        raise DraftError(f"cannot read {path}: {exc.strerror or exc}", key="intro-file") from exc
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}", key="intro-file") from exc
     try:
-        return drafts.clean_intro(raw.decode("utf-8-sig"))
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DraftError(f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
-                         f"{exc.start}); save it as UTF-8", key="intro-file") from exc
+        raise ConfigError(f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                          f"{exc.start}); save it as UTF-8", key="intro-file") from exc
 
 
-def draft_lines(settings: Settings, result: DraftResult,
-                fetched: tuple[FetchOutcome, ...] = ()) -> Iterator[str]:
-    issue = result.issue
-    yield f"Issue {issue.id}: {_STATES[result.state]} ({issue.status})"
-    yield from output.draft_lines(pipeline.Draft(drafts.as_rendered(issue), fetched,
-                                                 pipeline.preview_recipient(settings)))
-    yield f"Content:   {drafts.short_hash(issue.content_hash)} (sha256 of subject, HTML and text)"
+def draft_lines(settings: Settings, drafted: Drafted) -> Iterator[str]:
+    """What `digest draft` prints about the draft: state, content, hash, how to approve."""
+    from digest import app
+    from digest.issues.drafts import short_hash
+
+    assert drafted.result is not None
+    issue = drafted.result.issue
+    yield f"Issue {issue.id}: {_STATES[drafted.result.state]} ({issue.status})"
+    yield from output.draft_lines(app.as_draft(issue, app.preview_recipient(settings),
+                                               drafted.fetched))
+    yield f"Content:   {short_hash(issue.content_hash)} (sha256 of subject, HTML and text)"
     if issue.status == "approved":
-        yield (f"Approved:  content {drafts.short_hash(issue.approved_hash)}; `digest send` or "
+        yield (f"Approved:  content {short_hash(issue.approved_hash)}; `digest send` or "
                "the next run sends it")
     elif settings.approval == "auto":
         yield (f"Approve:   digest approve {issue.id}   (approval is auto: the next run approves "
@@ -148,53 +169,9 @@ def approve(obj: Context, issue_id: int, expected: str | None) -> int:
     `digest send` or the next `digest run` sends those bytes and nothing else. Changing the draft
     afterwards returns it to draft, to be approved again.
     """
-    settings = obj.settings
-    with _existing_store(settings, issue_id) as store:
-        issue = drafts.approve(store, issue_id, obj.clock(), expected=expected)
+    from digest import app
+
+    issue = app.approve(obj.settings, issue_id, obj.clock(), expected=expected)
     click.echo(f"Issue {issue.id} approved: content {issue.approved_hash}")
     obj.say(f"\"{issue.subject}\" goes out with `digest send` or the next `digest run`.")
     return EXIT_OK
-
-
-def _existing_store(settings: Settings, issue_id: int) -> Store:
-    if not settings.store.exists():
-        raise DraftError(f"no issue {issue_id}: the store {settings.store} does not exist yet")
-    return Store.open(settings.store)
-
-
-def open_draft(settings: Settings) -> Issue | None:
-    """The open draft, if the store exists and has one (a missing store is not created)."""
-    if not settings.store.exists():
-        return None
-    with Store.open(settings.store) as store:
-        return store.open_draft()
-
-
-def stored_issue(settings: Settings, issue_id: int) -> Issue:
-    with _existing_store(settings, issue_id) as store:
-        issue = store.find_issue(issue_id)
-    if issue is None:
-        raise DraftError(f"no issue {issue_id}; `digest issues` lists them")
-    return issue
-
-
-def as_draft(settings: Settings, issue: Issue, recipient: Recipient) -> pipeline.Draft:
-    """A stored issue as the previews and test copies take it: its stored bytes, unchanged."""
-    return pipeline.Draft(drafts.as_rendered(issue), (), recipient)
-
-
-def preview_stored(obj: Context, issue: Issue, out_dir: Path) -> int:
-    """`digest preview` of a stored issue (the open draft, or --issue N)."""
-    settings = obj.settings
-    obj.say(f"Issue {issue.id} ({issue.status}), content {drafts.short_hash(issue.content_hash)}")
-    for line in output.draft_lines(as_draft(settings, issue,
-                                            pipeline.preview_recipient(settings))):
-        obj.say(line)
-    _write(settings, issue, out_dir, obj.clock)
-    return EXIT_OK
-
-
-def _write(settings: Settings, issue: Issue, out_dir: Path, clock: pipeline.Clock) -> None:
-    preview = as_draft(settings, issue, pipeline.preview_recipient(settings))
-    for path in pipeline.write_preview(settings, preview, out_dir, clock()):
-        click.echo(str(path))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
-from digest.cli import EXIT_OK, EXIT_TROUBLE, Context, guarded
+from digest.cli._context import EXIT_OK, EXIT_TROUBLE, Context, guarded
 from digest.models import Feed
-from digest.settings import HealthSettings
-from digest.store import FeedRow, Store
+
+if TYPE_CHECKING:
+    from digest.store import FeedRow
 
 
 @click.command(epilog="Example: digest feeds")
@@ -22,19 +24,12 @@ def feeds(obj: Context) -> int:
     Exit status 1 when a configured feed has failed at least health.feed_alert_after fetches in
     a row (the editors have been alerted). Changes nothing but creating an empty store.
     """
-    settings = obj.settings
-    with Store.open(settings.store) as store:
-        rows = store.feed_rows()
-    for line in feed_report(settings.feeds, rows):
+    from digest import app
+
+    health = app.feed_health(obj.settings)
+    for line in feed_report(health.configured, health.rows):
         click.echo(line)
-    return EXIT_TROUBLE if failing(settings.feeds, rows, settings.health) else EXIT_OK
-
-
-def failing(configured: Sequence[Feed], rows: Sequence[FeedRow],
-            health: HealthSettings) -> list[FeedRow]:
-    urls = {feed.url for feed in configured}
-    return [row for row in rows
-            if row.url in urls and row.consecutive_failures >= health.feed_alert_after]
+    return EXIT_TROUBLE if health.failing else EXIT_OK
 
 
 def feed_report(configured: Sequence[Feed], rows: Sequence[FeedRow]) -> Iterator[str]:

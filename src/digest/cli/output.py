@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
-from digest.app import Draft, RunReport
-from digest.delivery.report import DeliveryReport
 from digest.issues.drafts import hold_reason, short_hash
-from digest.models import FetchOutcome, Issue
-from digest.settings import Settings
-from digest.store import ImportReport, IssueSummary
+
+if TYPE_CHECKING:
+    from digest.app import Draft, RunReport
+    from digest.delivery.report import DeliveryReport
+    from digest.models import FetchOutcome, Issue
+    from digest.settings import Settings
+    from digest.store import ImportReport, IssueSummary
 
 
 def sender_where(settings: Settings) -> str:

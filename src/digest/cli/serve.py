@@ -6,7 +6,7 @@ import os
 
 import click
 
-from digest.cli import EXIT_OK, Context, guarded
+from digest.cli._context import EXIT_OK, Context, guarded
 from digest.errors import ConfigError
 
 

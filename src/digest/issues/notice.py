@@ -1,6 +1,6 @@
 """The copy of a draft that goes to the editors for approval: the real rendered issue, with
-"[DRAFT]" in the subject and a note at the top saying how to approve it. Pure, but for
-``hand_over``, which uses the sender it is given."""
+"[DRAFT]" in the subject and a note at the top saying how to approve it. Pure: the application
+layer (``digest.app.editors``) sends the messages made here."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from email.utils import parseaddr
 
-from digest.delivery.senders import SenderFactory
-from digest.errors import SendError
 from digest.issues.drafts import short_hash
 from digest.mail import addressing
 from digest.mail.message import MessageTemplate
@@ -106,25 +104,3 @@ def label_messages(settings: Settings, label: str, template: MessageTemplate,
         data = template.personalize(recipient, message_id=message_id)
         messages.append(Outgoing(0, envelope, address, data, message_id, recipient))
     return messages
-
-
-def hand_over(issue_id: int, messages: Sequence[Outgoing], factory: SenderFactory) -> Notice:
-    """Send each message; a refused copy or a stopped sender is reported in the notice, never
-    raised, so the run goes on and a later run tries again."""
-    emailed: list[str] = []
-    failed: list[str] = []
-    sender = factory()
-    try:
-        for message in messages:
-            try:
-                [result] = sender.send_batch([message])
-            except SendError as exc:
-                failed.append(f"{message.recipient}: {exc}")
-                continue
-            if result.outcome == "sent":
-                emailed.append(message.recipient)
-            else:
-                failed.append(f"{message.recipient}: {result.reply or result.outcome}")
-    finally:
-        sender.close()
-    return Notice(issue_id, tuple(emailed), tuple(failed))

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from digest import app
 from digest.web.pages import form_of, message, page, web_of
 from digest.web.security import (
     SESSION_COOKIE,
@@ -101,8 +102,7 @@ async def issues_page(request: Request) -> Response:
     if isinstance(session, Response):
         return session
     web = web_of(request)
-    with web.store() as store:
-        summaries = store.issue_summaries()
-        draft = store.open_draft()
+    summaries = app.issue_summaries(web.settings)
+    draft = app.open_draft(web.settings)
     return page(request, "issues.html", {"issues": summaries, "draft": draft,
                                          "csrf": web.guard.csrf_token(session)})

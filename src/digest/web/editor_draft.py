@@ -12,18 +12,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from digest import app as pipeline
-from digest.errors import LockError, SendError, SubscriberError
-from digest.issues import drafts
-from digest.issues.drafts import DraftError
-from digest.issues.render import Renderer
-from digest.models import Issue, Recipient
-from digest.settings import Settings
-from digest.store.lock import run_lock
-from digest.subscribers import validate_email
-from digest.web.confirmation import send_one
+from digest import app
+from digest.errors import ConfigError, LockError, SendError, SubscriberError
+from digest.issues.drafts import short_hash
 from digest.web.editor import checked_form, editor_session
-from digest.web.pages import GMAIL_CLIP_BYTES, Web, dark_variant, message, page, web_of
+from digest.web.pages import GMAIL_CLIP_BYTES, dark_variant, message, page, web_of
 
 DONE = {
     "made": "Draft made from the stored posts.",
@@ -45,11 +38,6 @@ def routes() -> list[BaseRoute]:
     ]
 
 
-def as_draft(settings: Settings, issue: Issue, recipient: Recipient) -> pipeline.Draft:
-    """The stored issue as previews and test copies take it: its stored bytes, unchanged."""
-    return pipeline.Draft(drafts.as_rendered(issue), (), recipient)
-
-
 def _back(done: str, **extra: str) -> Response:
     return RedirectResponse("/editor/draft?" + urlencode({"done": done, **extra}), 303)
 
@@ -63,20 +51,18 @@ async def draft_page(request: Request) -> Response:
     if isinstance(session, Response):
         return session
     web = web_of(request)
-    with web.store() as store:
-        issue = store.open_draft()
+    issue = app.open_draft(web.settings)
     dark = request.query_params.get("dark") == "1"
     context: dict[str, Any] = {"issue": issue, "dark": dark, "csrf": web.guard.csrf_token(session),
                "done": DONE.get(request.query_params.get("done", ""), ""),
                "to": request.query_params.get("to", "")}
     if issue is not None:
-        draft = as_draft(web.settings, issue, pipeline.preview_recipient(web.settings))
-        html, text = draft.personalised(web.settings.digest.public_url)
+        html, text = app.stored_preview(web.settings, issue)
         size = len(html.encode("utf-8"))
         context.update(text=text, size_kb=round(size / 1024, 1),
                        clip_kb=GMAIL_CLIP_BYTES // 1024, clipped=size > GMAIL_CLIP_BYTES,
                        intro=issue.plan.intro_markdown if issue.plan else "",
-                       short=drafts.short_hash(issue.content_hash),
+                       short=short_hash(issue.content_hash),
                        approved=issue.status == "approved")
     return page(request, "draft.html", context)
 
@@ -87,12 +73,11 @@ async def preview(request: Request) -> Response:
     if isinstance(session, Response):
         return session
     web = web_of(request)
-    with web.store() as store:
-        issue = store.find_issue(int(request.path_params["issue_id"]))
-    if issue is None:
+    try:
+        issue = app.stored_issue(web.settings, int(request.path_params["issue_id"]))
+    except ConfigError:
         return message(request, "No such issue", "Pick one from the list.", status=404)
-    draft = as_draft(web.settings, issue, pipeline.preview_recipient(web.settings))
-    html, _ = draft.personalised(web.settings.digest.public_url)
+    html, _ = app.stored_preview(web.settings, issue)
     if request.query_params.get("dark") == "1":
         html = dark_variant(html)
     return Response(html, media_type="text/html; charset=utf-8")
@@ -104,28 +89,21 @@ async def make_post(request: Request) -> Response:
         return checked
     web = web_of(request)
     try:
-        made = await run_in_threadpool(_make, web)
+        # A draft from the posts already stored (no fetch: `digest draft` fetches first).
+        made = await run_in_threadpool(functools.partial(app.draft, web.settings, web.deps,
+                                                         fetch=False))
     except LockError as exc:
         return _refused(request, exc)
-    if made is None:
+    if made.result is None:
         return message(request, "No draft", "There are no new posts for an issue yet.")
     return _back("made")
-
-
-def _make(web: Web) -> Issue | None:
-    """A draft from the posts already stored (no fetch: `digest draft` fetches first)."""
-    settings = web.settings
-    with run_lock(settings.store), web.store() as store:
-        result = drafts.make_draft(store, functools.partial(pipeline.plan_next, settings),
-                                   Renderer(settings.templates), settings.digest, web.clock())
-    return None if result is None else result.issue
 
 
 def _issue_id(form: dict[str, str]) -> int:
     try:
         return int(form.get("issue_id", ""))
     except ValueError as exc:
-        raise DraftError("the form names no issue") from exc
+        raise ConfigError("the form names no issue") from exc
 
 
 async def edit_post(request: Request) -> Response:
@@ -135,11 +113,9 @@ async def edit_post(request: Request) -> Response:
     _, form = checked
     web = web_of(request)
     try:
-        with web.store() as store:
-            result = drafts.edit_draft(store, _issue_id(form), Renderer(web.settings.templates),
-                                       web.settings.digest, intro=form.get("intro"),
-                                       subject=form.get("subject"))
-    except DraftError as exc:
+        result = app.edit(web.settings, _issue_id(form), intro=form.get("intro"),
+                          subject=form.get("subject"))
+    except ConfigError as exc:
         return _refused(request, exc, 400)
     return _back(result.state if result.state in DONE else "edited")
 
@@ -152,10 +128,9 @@ async def approve_post(request: Request) -> Response:
     web = web_of(request)
     try:
         if not form.get("hash"):
-            raise DraftError("the form carries no content hash to approve")
-        with web.store() as store:
-            drafts.approve(store, _issue_id(form), web.clock(), expected=form["hash"])
-    except DraftError as exc:
+            raise ConfigError("the form carries no content hash to approve")
+        app.approve(web.settings, _issue_id(form), web.clock(), expected=form["hash"])
+    except ConfigError as exc:
         return _refused(request, exc)
     return _back("approved")
 
@@ -167,17 +142,14 @@ async def test_post(request: Request) -> Response:
     _, form = checked
     web = web_of(request)
     try:
-        address = validate_email(form.get("to", "").strip())
-        with web.store() as store:
-            issue = store.find_issue(_issue_id(form))
-        if issue is None:
-            raise DraftError("no such issue")
-    except (SubscriberError, DraftError) as exc:
+        sent = await run_in_threadpool(functools.partial(
+            app.send_test, web.settings, web.deps, form.get("to", "").strip(),
+            issue_id=_issue_id(form)))
+    except (SubscriberError, ConfigError) as exc:
         return _refused(request, exc, 400)
-    draft = as_draft(web.settings, issue, pipeline.preview_recipient(web.settings, address))
-    outgoing = pipeline.test_message(web.settings, draft, web.clock())
-    try:
-        await run_in_threadpool(send_one, web.sender_factory, outgoing)
     except SendError as exc:
         return _refused(request, exc, 502)
-    return _back("tested", to=address)
+    if isinstance(sent, app.Next) or not sent.sent:
+        reply = sent.why if isinstance(sent, app.Next) else sent.reply
+        return _refused(request, SendError(f"the test copy was not accepted: {reply}"), 502)
+    return _back("tested", to=sent.address)

@@ -1,9 +1,9 @@
 """POST /webhooks/{provider}: mail providers report bounces, complaints and unsubscribes here.
 
-``digest.webhooks.parse_event`` proves the post came from the provider and reads its events;
-``digest.webhook_apply.apply_events`` records them. This module only reads the request (with a
-size cap, before anything is parsed) and answers with the status the checks call for: providers
-retry on 5xx, so a refused post gets 4xx.
+``digest.subscribers.webhooks.parse_event`` proves the post came from the provider and reads its
+events; ``digest.app.apply_provider_events`` records them. This module only reads the request
+(with a size cap, before anything is parsed) and answers with the status the checks call for:
+providers retry on 5xx, so a refused post gets 4xx.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from digest import app
 from digest.errors import WebhookError
 from digest.settings import Settings
-from digest.subscribers.webhook_apply import ApplyReport, apply_events
-from digest.subscribers.webhooks import MAX_BODY, WebhookEvent, WebhookSecrets, parse_event
-from digest.web.pages import Web, web_of
+from digest.subscribers.webhooks import MAX_BODY, WebhookSecrets, parse_event
+from digest.web.pages import web_of
 
 
 def webhook_routes(settings: Settings) -> list[BaseRoute]:
@@ -33,16 +33,12 @@ def webhook_routes(settings: Settings) -> list[BaseRoute]:
             events = parse_event(provider, request.headers, body, secrets, now=web.clock())
         except WebhookError as exc:
             return PlainTextResponse(exc.reason, status_code=exc.status)
-        report = await run_in_threadpool(_apply, web, events)
+        report = await run_in_threadpool(app.apply_provider_events, web.settings, events,
+                                         web.clock())
         return PlainTextResponse(f"{len(report.changed)} changed, {report.unchanged} unchanged, "
                                  f"{report.unknown} unknown")
 
     return [Route("/webhooks/{provider}", receive, methods=["POST"])]
-
-
-def _apply(web: Web, events: list[WebhookEvent]) -> ApplyReport:
-    with web.store() as store:
-        return apply_events(store, events, web.clock())
 
 
 async def _capped_body(request: Request) -> bytes | None:

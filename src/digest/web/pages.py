@@ -1,11 +1,9 @@
-"""Shared by the route modules: the server's context, page rendering (jinja2, autoescaped) and the
-store opened per request."""
+"""Shared by the route modules: the server's context and page rendering (jinja2, autoescaped)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,9 +14,9 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from digest.app.deps import Deps
 from digest.delivery.senders import SenderFactory
 from digest.settings import Settings
-from digest.store import Store
 from digest.web.security import Guard, RateLimiter
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -63,10 +61,10 @@ class Web:
     def secret(self) -> bytes:
         return self.guard.secret
 
-    @contextmanager
-    def store(self) -> Iterator[Store]:
-        with Store.open(self.settings.store) as store:
-            yield store
+    @property
+    def deps(self) -> Deps:
+        """What the use cases are handed: this server's clock and sender."""
+        return Deps(clock=self.clock, sender_factory=self.sender_factory)
 
     def link(self, path: str) -> str:
         return self.base_url.rstrip("/") + path

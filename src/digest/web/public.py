@@ -8,31 +8,20 @@ token in the link is what authorises the POST, so it needs no cookie, login or C
 
 from __future__ import annotations
 
-from datetime import timedelta
-from urllib.parse import urlencode
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from digest import app
 from digest.errors import SendError, SubscriberError, TokenError
-from digest.issues.drafts import as_rendered
-from digest.issues.render import personalize
-from digest.mail import addressing, tokens
-from digest.models import Recipient, Subscriber
 from digest.subscribers import clean_name, email_key, validate_email
-from digest.web.confirmation import confirmation_message, send_one
 from digest.web.pages import form_of, message, page, unsubscribe_path, web_of
 from digest.web.security import client_ip
 
-SUBSCRIBE = "subscribe"
-CONFIRM_HOURS = 48
 ONE_CLICK = "One-Click"
 _SAME_ANSWER = ("If that address can subscribe, a message with a confirmation link is on its way "
                 "to it. Open the link within 48 hours to start receiving the digest.")
-# What the web version of an issue shows where a reader's own values would be.
-NEUTRAL_EMAIL = "your address"
 
 
 def routes(unsubscribe_at: str) -> list[BaseRoute]:
@@ -49,22 +38,15 @@ def routes(unsubscribe_at: str) -> list[BaseRoute]:
     ]
 
 
-def _reader(request: Request, token: str) -> Subscriber:
-    web = web_of(request)
-    with web.store() as store:
-        return tokens.read_unsubscribe_token(
-            web.secret, token, list_id=addressing.list_id(web.settings.digest),
-            lookup=store.subscriber, now=web.clock())
-
-
 async def unsubscribe_page(request: Request) -> Response:
     token = request.query_params.get("token", "")
     if not token:
         return message(request, "Unsubscribe",
                        "To leave the list, follow the unsubscribe link at the bottom of any "
                        "message from us: it names your subscription.")
+    web = web_of(request)
     try:
-        reader = _reader(request, token)
+        reader = app.reader_of(web.settings, token, web.clock())
     except TokenError:
         return _bad_link(request)
     return page(request, "unsubscribe.html", {"token": token, "email": reader.email,
@@ -75,18 +57,16 @@ async def unsubscribe_post(request: Request) -> Response:
     form = await form_of(request)
     one_click = form.get("List-Unsubscribe") == ONE_CLICK
     token = request.query_params.get("token") or form.get("token", "")
+    web = web_of(request)
     try:
-        reader = _reader(request, token)
+        left = app.unsubscribe(web.settings, token, web.clock())
     except TokenError:
         if one_click:
             return PlainTextResponse("This unsubscribe link is not valid.", status_code=400)
         return _bad_link(request)
-    if reader.status != "unsubscribed":
-        with web_of(request).store() as store:
-            store.set_subscriber_status(reader.email, "unsubscribed")
     if one_click:
-        return PlainTextResponse(f"{reader.email} is unsubscribed.")
-    return page(request, "unsubscribed.html", {"email": reader.email})
+        return PlainTextResponse(f"{left.subscriber.email} is unsubscribed.")
+    return page(request, "unsubscribed.html", {"email": left.subscriber.email})
 
 
 def _bad_link(request: Request) -> Response:
@@ -114,63 +94,35 @@ async def subscribe_post(request: Request) -> Response:
         return message(request, "Too many requests",
                        "Too many subscription requests came from here or for this address. "
                        "Please try again in an hour.", status=429)
-    with web.store() as store:
-        current = store.subscriber_by_email(address)
-    if current is None or current.status != "active":
-        # The token remembers the status it was made for: after any later change it is stale.
-        status = current.status if current else "new"
-        token = tokens.sign(web.secret, SUBSCRIBE, {"n": name, "st": status},
-                            expires_at=web.clock() + timedelta(hours=CONFIRM_HOURS),
-                            context=email_key(address))
-        link = web.link("/subscribe/confirm?" + urlencode({"e": address, "token": token}))
-        outgoing = confirmation_message(web.settings, address, link, web.clock())
-        try:
-            await run_in_threadpool(send_one, web.sender_factory, outgoing)
-        except SendError:
-            return message(request, "Please try again later",
-                           "The confirmation message could not be sent just now.", status=503)
+    try:
+        await run_in_threadpool(app.request_subscription, web.settings, web.deps, address, name,
+                                web.base_url)
+    except SendError:
+        return message(request, "Please try again later",
+                       "The confirmation message could not be sent just now.", status=503)
     # The same answer whether the address is new, active or gone: nobody learns who is listed.
     return message(request, "Check your inbox", _SAME_ANSWER)
 
 
 async def confirm_page(request: Request) -> Response:
+    web = web_of(request)
     email, token = request.query_params.get("e", ""), request.query_params.get("token", "")
     try:
-        _confirmed(request, email, token)
+        app.check_confirmation(web.settings, email, token, web.clock())
     except TokenError:
         return _expired(request)
     return page(request, "confirm.html", {"email": email, "token": token})
 
 
 async def confirm_post(request: Request) -> Response:
+    web = web_of(request)
     form = await form_of(request)
     email, token = form.get("e", ""), form.get("token", "")
     try:
-        name, status = _confirmed(request, email, token)
+        app.confirm_subscription(web.settings, email, token, web.clock())
     except TokenError:
         return _expired(request)
-    web = web_of(request)
-    with web.store() as store:
-        current = store.subscriber_by_email(email)
-        now_status = current.status if current else "new"
-        if now_status == "active":
-            return page(request, "subscribed.html", {"email": email})
-        if now_status != status:
-            return _expired(request)
-        store.add_subscriber(email, name)
     return page(request, "subscribed.html", {"email": email})
-
-
-def _confirmed(request: Request, email: str, token: str) -> tuple[str, str]:
-    """The name and status a genuine, unexpired subscribe token for ``email`` carries."""
-    web = web_of(request)
-    try:
-        key = email_key(validate_email(email))
-    except SubscriberError as exc:
-        raise TokenError("the link names no valid address") from exc
-    payload = tokens.verify(web.secret, SUBSCRIBE, token, now=web.clock(), context=key)
-    name, status = payload.get("n", ""), payload.get("st", "")
-    return str(name), str(status)
 
 
 def _expired(request: Request) -> Response:
@@ -181,16 +133,13 @@ def _expired(request: Request) -> Response:
 
 async def issue_page(request: Request) -> Response:
     web = web_of(request)
-    with web.store() as store:
-        if "issue_id" in request.path_params:
-            issue = store.find_issue(int(request.path_params["issue_id"]))
-        else:  # the "view in browser" link names the issue by its content hash
-            issue = store.find_issue_by_hash(str(request.path_params["content"]))
-    if issue is None or issue.status not in ("sending", "sent"):
+    if "issue_id" in request.path_params:
+        issue = app.published_issue(web.settings, issue_id=int(request.path_params["issue_id"]))
+    else:  # the "view in browser" link names the issue by its content hash
+        issue = app.published_issue(web.settings, content=str(request.path_params["content"]))
+    if issue is None:
         return message(request, "No such issue", "There is no published issue with this number.",
                        status=404)
-    neutral = Recipient(email=NEUTRAL_EMAIL, name="",
-                                   unsubscribe_url=web.link(unsubscribe_path(web.settings)))
-    html, _ = personalize(as_rendered(issue), neutral)
-    html = addressing.fill_web_version(html, str(request.url))
+    html = app.web_version(web.settings, issue, web.link(unsubscribe_path(web.settings)),
+                           str(request.url))
     return Response(html, media_type="text/html; charset=utf-8")

@@ -1,0 +1,103 @@
+"""Delivering issues to subscribers: the ledger-driven send loop, set up from the config.
+
+``send`` is `digest send`; ``deliver_issue`` is also how a run sends the issue it just approved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from digest.app.deps import Deps
+from digest.app.messages import message_template
+from digest.delivery.loop import DeliveryOptions, deliver
+from digest.delivery.report import DeliveryReport
+from digest.issues import drafts
+from digest.mail import addressing
+from digest.models import Issue, Subscriber
+from digest.settings import API_BATCH_LIMITS, Settings
+from digest.store import Store
+from digest.store.lock import run_lock
+
+
+@dataclass(frozen=True)
+class SendReport:
+    """What `digest send` did: one report per issue worked on; ``waiting``: the open draft that
+    is not approved yet, when nothing was sent."""
+
+    deliveries: tuple[DeliveryReport, ...] = ()
+    waiting: Issue | None = None
+
+    @property
+    def failed(self) -> bool:
+        return any(r.failed or r.rejected for r in self.deliveries)
+
+
+def delivery_options(settings: Settings, *, include_failed: bool = False) -> DeliveryOptions:
+    """The send loop's connections, rates and batching for the configured sender."""
+    sender = settings.sender
+    api = sender.api if sender.kind in ("postmark", "sendgrid", "mailgun") else None
+    if api is not None:
+        # Each request carries a whole batch: the feeding queue holds at least one, so batches
+        # go out full (a request in flight at a crash may be sent again: the crash bound is
+        # connections x batch).
+        batch = min(api.batch_size, API_BATCH_LIMITS[api.kind])
+        return DeliveryOptions(
+            connections=api.connections, max_attempts=sender.max_attempts,
+            bounce_after=sender.bounce_after, rate_per_second=api.rate_per_second,
+            max_per_hour=api.max_per_hour, include_failed=include_failed,
+            page_size=max(500, batch), mime=False)
+    smtp = sender.smtp if sender.kind == "smtp" else None
+    if smtp is None:
+        return DeliveryOptions(connections=1, max_attempts=sender.max_attempts,
+                               bounce_after=sender.bounce_after, include_failed=include_failed)
+    return DeliveryOptions(
+        connections=smtp.connections,
+        max_attempts=sender.max_attempts,
+        bounce_after=sender.bounce_after,
+        rate_per_second=smtp.rate_per_second,
+        max_per_hour=smtp.max_per_hour,
+        include_failed=include_failed,
+    )
+
+
+def deliver_issue(settings: Settings, store: Store, issue: Issue, deps: Deps, *,
+                  include_failed: bool = False) -> DeliveryReport:
+    """Work through the issue's pending (and, if asked, failed) ledger rows.
+
+    Raises ``StoreError`` when the stored content is not what was approved (nothing is sent), and
+    ``SendError`` when the sender stops (unsent rows stay pending)."""
+    drafts.check_unchanged(issue)
+    template = message_template(settings, issue.subject, issue.html, issue.text, deps.clock())
+    digest = settings.digest
+    return deliver(
+        store,
+        issue,
+        template,
+        deps.sender_factory,
+        options=delivery_options(settings, include_failed=include_failed),
+        recipient_for=lambda d: addressing.recipient_for(
+            digest, Subscriber(id=d.subscriber_id, email=d.email, name=d.name), settings.secret),
+        envelope_from=addressing.envelope_from(digest.from_addr),
+        clock=deps.clock,
+        progress=deps.progress,
+    )
+
+
+def finish_earlier(settings: Settings, store: Store, deps: Deps, *,
+                   retry_failed: bool) -> list[DeliveryReport]:
+    """Carry on with issues a crash or a stop left unfinished (and failed rows, when asked)."""
+    reports = [deliver_issue(settings, store, issue, deps) for issue in store.unfinished_issues()]
+    if retry_failed:
+        reports += [deliver_issue(settings, store, issue, deps, include_failed=True)
+                    for issue in store.issues_with_failed()]
+    return reports
+
+
+def send(settings: Settings, deps: Deps, *, retry_failed: bool) -> SendReport:
+    """`digest send`: start the approved draft, finish unfinished issues (and retry failed rows
+    with ``retry_failed``). Raises ``LockError`` while a run holds the lock."""
+    with run_lock(settings.store), Store.open(settings.store) as store:
+        drafts.start_approved(store)
+        reports = finish_earlier(settings, store, deps, retry_failed=retry_failed)
+        waiting = None if reports else store.open_draft()
+    return SendReport(tuple(reports), waiting)
