@@ -28,7 +28,7 @@ from digest.cli.unsubscribe import unsubscribe
 def main(ctx: click.Context, config_value: str | None, quiet: bool) -> None:
     """Turn a blog's feed into an email digest and deliver it to every subscriber.
 
-    \\b
+    \b
     Example:
       digest --config feeds.yaml run
     """
