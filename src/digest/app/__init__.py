@@ -35,8 +35,8 @@ from digest.issues.notice import (
     hand_over,
     label_messages,
 )
-from digest.issues.render import Renderer, personalize
-from digest.mail import addressing
+from digest.issues.render import Renderer
+from digest.mail import addressing, fill
 from digest.mail.dkim import DkimSigner, KeyProblem
 from digest.mail.message import MessageTemplate, make_message_id
 from digest.models import (
@@ -161,17 +161,15 @@ def message_template(settings: Settings, issue_subject: str, html: str, text: st
     digest = settings.digest
     source = web_of or RenderedIssue(issue_subject, html, text, "", 0)
     url = addressing.web_version_url(digest.public_url, source.subject, source.html, source.text)
-    rendered = RenderedIssue(subject=issue_subject, html=addressing.fill_web_version(html, url),
-                             text=addressing.fill_web_version(text, url), preheader="",
-                             post_count=0)
     return MessageTemplate.build(
-        rendered,
+        RenderedIssue(subject=issue_subject, html=html, text=text, preheader="", post_count=0),
         from_addr=digest.from_addr,
         list_id=addressing.list_id(digest),
         reply_to=digest.reply_to,
         date=date,
         list_unsubscribe_mailto=addressing.list_unsubscribe_mailto(digest),
         sign=dkim_signer(settings),
+        issue=fill.IssueValues(web_version_url=url),
     )
 
 
@@ -355,8 +353,7 @@ class Draft:
         rendered = self.rendered
         url = addressing.web_version_url(public_url, rendered.subject, rendered.html,
                                          rendered.text)
-        html, text = personalize(rendered, self.recipient)
-        return addressing.fill_web_version(html, url), addressing.fill_web_version(text, url)
+        return fill.filled(rendered, fill.IssueValues(web_version_url=url), self.recipient)
 
 
 @contextmanager

@@ -18,8 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from digest.errors import SendError, SubscriberError, TokenError
 from digest.issues.drafts import as_rendered
-from digest.issues.render import personalize
-from digest.mail import addressing, tokens
+from digest.mail import addressing, fill, tokens
 from digest.models import Recipient, Subscriber
 from digest.subscribers import clean_name, email_key, validate_email
 from digest.web.confirmation import confirmation_message, send_one
@@ -191,6 +190,6 @@ async def issue_page(request: Request) -> Response:
                        status=404)
     neutral = Recipient(email=NEUTRAL_EMAIL, name="",
                                    unsubscribe_url=web.link(unsubscribe_path(web.settings)))
-    html, _ = personalize(as_rendered(issue), neutral)
-    html = addressing.fill_web_version(html, str(request.url))
+    html, _ = fill.filled(as_rendered(issue), fill.IssueValues(web_version_url=str(request.url)),
+                          neutral)
     return Response(html, media_type="text/html; charset=utf-8")
