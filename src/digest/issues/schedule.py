@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
+from digest.errors import ScheduleSyntaxError as ScheduleSyntaxError  # raised here
+
 Every = Literal["daily", "weekly", "monthly"]
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -29,10 +31,6 @@ _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 # A daily slot is at most a day apart, a monthly one at most 31 days: searching this many days
 # either way always finds the neighbouring slots.
 _SEARCH_DAYS = 64
-
-
-class ScheduleSyntaxError(ValueError):
-    """The schedule text is not one digest understands; the message says what was expected."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from digest.errors import ConfigError, SendError
+from digest.errors import ConfigError
 from digest.models import Issue, Outgoing, SendResult
 from digest.settings import ApiSettings, SmtpSettings
 
@@ -45,15 +45,6 @@ class ContentSender(Protocol):
     """
 
     def prepare(self, issue: Issue, template: MessageTemplate) -> None: ...
-
-
-class SendAborted(SendError):
-    """The send cannot go on; ``results`` are those of the messages handed over before that."""
-
-    def __init__(self, reason: str, results: Sequence[SendResult] = (), *,
-                 code: int | None = None) -> None:
-        super().__init__(reason, code=code)
-        self.results = tuple(results)
 
 
 def make_sender(kind: str, *, outbox_dir: Path | None = None,

@@ -30,7 +30,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from digest import __version__
-from digest.delivery.senders import SendAborted, Sender, SenderFactory
+from digest.delivery.senders import Sender, SenderFactory
 from digest.delivery.senders.api_content import (
     TOKEN_KEYS,
     TOKEN_RE,
@@ -41,7 +41,7 @@ from digest.delivery.senders.api_content import (
     from_mime,
     mailbox,
 )
-from digest.errors import ConfigError, SendError
+from digest.errors import ConfigError, SendAborted, SendError
 from digest.mail.message import MessageTemplate
 from digest.models import Issue, Outgoing, SendOutcome, SendResult
 from digest.settings import API_BATCH_LIMITS, ApiSettings
