@@ -46,6 +46,8 @@ from digest.models import (
 PLACEHOLDER_RE = re.compile(r"%%[A-Z][A-Z0-9_]*%%")
 _SPLIT_RE = re.compile("(" + "|".join(re.escape(token) for token in TOKENS) + ")")
 _ISSUE_RE = re.compile(re.escape(TOKEN_WEB_VERSION))
+HEADER_URI_RE = re.compile(r"[\x21-\x3b\x3d\x3f-\x7e]{1,900}")  # printable ASCII except < >
+_ONE_CLICK = ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 
 Pieces = tuple[str, ...]  # text at even places, a per-recipient token at each odd one
 
@@ -115,10 +117,6 @@ def headers(message_id: str, unsubscribe_url: str,
     List-Unsubscribe (and List-Unsubscribe-Post) as ``list_unsubscribe_headers`` gives them."""
     return (("Message-ID", message_id),
             *list_unsubscribe_headers(unsubscribe_url, unsubscribe_mailto))
-
-
-HEADER_URI_RE = re.compile(r"[\x21-\x3b\x3d\x3f-\x7e]{1,900}")  # printable ASCII except < >
-_ONE_CLICK = ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 
 
 def list_unsubscribe_headers(url: str, mailto: str | None) -> tuple[tuple[str, str], ...]:
