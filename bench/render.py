@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 
 from digest.issues.compose import plan_issue
-from digest.issues.render import Renderer, personalize
+from digest.issues.render import Renderer
+from digest.mail.fill import personalize
 from digest.models import (
     TOKEN_EMAIL,
     TOKEN_NAME,

@@ -1,23 +1,45 @@
 """The one error tree of digest.
 
-    DigestError                 anything digest reports to the user
-     ├── ConfigError            feeds.yaml or the environment is wrong (names file, line, key)
-     ├── FeedError              one feed could not be fetched or parsed (names the feed URL)
-     ├── StoreError             the SQLite store is unusable (newer schema, locked, corrupt)
-     ├── LockError              another run holds the lock (a StoreError)
-     ├── RenderError            a template is missing or uses an unknown variable
-     ├── SubscriberError        bad subscriber input (CSV line, address)
-     ├── TokenError             a signed token is forged, altered, expired or malformed
-     ├── WebhookError           a mail provider's event post is unsigned, forged or malformed
-     └── SendError              a message could not be handed over
-          ├── TemporarySendError  worth retrying (4xx, timeout, dropped connection)
-          └── PermanentSendError  not worth retrying for this address (5xx)
+    DigestError                   anything digest reports to the user
+     ├── ConfigError              feeds.yaml or the environment is wrong (names file, line, key)
+     │    ├── DraftError          an editor's request on a draft cannot be done as asked
+     │    ├── KeyProblem          the DKIM key cannot be used (never shows the key)
+     │    ├── LocaleProblem       a locale Babel does not know, or one without a catalogue
+     │    └── ScheduleSyntaxError the schedule text is not one digest understands
+     ├── FeedError                one feed could not be fetched or parsed (names the feed URL)
+     │    └── FetchFailed         ... fetched: the HTTP status when the server answered
+     ├── StoreError               the SQLite store cannot be used: newer schema, locked or busy,
+     │    │                       disk full, read-only, damaged (names the file and what to do)
+     │    └── LockError           another run holds the run lock
+     ├── RenderError              a template is missing or uses an unknown variable
+     ├── SubscriberError          bad subscriber input (CSV line, address)
+     ├── TokenError               a signed token is forged, altered, expired or malformed
+     ├── WebhookError             a mail provider's event post is unsigned, forged or malformed
+     └── SendError                the send cannot go on (server unreachable, login refused, ...)
+          ├── SendAborted         ... carrying the results of the messages handed over before
+          └── PermanentSendError  this one message can never be sent (an unusable address)
+
+A refusal of one message that is worth retrying (4xx, timeout, dropped connection) is no
+exception: senders return it as a ``temporary`` ``SendResult`` and the send loop retries it.
 
 Modules raise these, wrapping the underlying exception (``raise FeedError(url, "...") from exc``);
-only the CLI turns them into messages and exit codes.
+only the CLI turns them into messages and exit codes, only the web app into HTTP answers.
+SQLite's own errors become ``StoreError`` only when the database itself is the trouble
+(``sqlite3.OperationalError`` and a damaged file); ``IntegrityError``, ``ProgrammingError`` and the
+like are bugs in digest and are left to surface as they are.
+
+Private control flow stays inside its package and never reaches a caller: ``config.walk``'s
+``_Invalid`` and ``_Reported`` (a value or a section is wrong; collected into one ConfigError) and
+``feeds.fetch``'s ``_BodyTooLarge`` (becomes a FetchFailed).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from digest.models import SendResult
 
 
 class DigestError(Exception):
@@ -40,6 +62,23 @@ class ConfigError(DigestError):
         super().__init__(where + message)
 
 
+class DraftError(ConfigError):
+    """An editor's request that cannot be done as asked: an unknown issue, an issue that is not a
+    draft, a bad subject or intro. Bad input, like a bad config: nothing was changed."""
+
+
+class KeyProblem(ConfigError):
+    """The key material cannot be used for DKIM; the message never contains the key."""
+
+
+class LocaleProblem(ConfigError):
+    """A locale that cannot be used, with the message to show."""
+
+
+class ScheduleSyntaxError(ConfigError):
+    """The schedule text is not one digest understands; the message says what was expected."""
+
+
 class FeedError(DigestError):
     """One feed failed. ``url`` names it; the message says why."""
 
@@ -49,8 +88,16 @@ class FeedError(DigestError):
         super().__init__(f"{url}: {reason}")
 
 
+class FetchFailed(FeedError):
+    """A feed could not be fetched; ``http_status`` is set when the server answered."""
+
+    def __init__(self, url: str, reason: str, http_status: int | None = None) -> None:
+        super().__init__(url, reason)
+        self.http_status = http_status
+
+
 class StoreError(DigestError):
-    """The store cannot be used."""
+    """The store cannot be used, or refused a change (the message says which and why)."""
 
 
 class LockError(StoreError):
@@ -92,9 +139,15 @@ class SendError(DigestError):
         super().__init__(reason)
 
 
-class TemporarySendError(SendError):
-    """Worth retrying later: 4xx replies, timeouts, dropped connections."""
+class SendAborted(SendError):
+    """The send cannot go on; ``results`` are those of the messages handed over before that."""
+
+    def __init__(self, reason: str, results: Sequence[SendResult] = (), *,
+                 code: int | None = None) -> None:
+        super().__init__(reason, code=code)
+        self.results = tuple(results)
 
 
 class PermanentSendError(SendError):
-    """The server refused this message for good (5xx)."""
+    """This message can never be sent as it is (e.g. an address no header can carry): its
+    delivery is recorded as rejected and the send goes on."""

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from digest.delivery.senders import SendAborted, make_sender
+from digest.delivery.senders import make_sender
 from digest.delivery.senders.outbox import OutboxSender, eml_name
 from digest.delivery.senders.smtp import SmtpSender
-from digest.errors import ConfigError, SendError
+from digest.errors import ConfigError, SendAborted, SendError
 from digest.models import Outgoing
 from digest.settings import SmtpSettings
 from support.smtpserver import Certs, CountingHandler, FaultyHandler, SmtpServer, make_certs

@@ -13,7 +13,7 @@ import pytest
 
 import digest
 from digest.feeds import fetch_feeds
-from digest.feeds.fetch import BodyTooLarge, CappedBody
+from digest.feeds.fetch import CappedBody, _BodyTooLarge
 from digest.models import CommentsMode, Feed, FetchOutcome, Validators
 from digest.settings import FetchSettings
 from support.feedserver import FeedServer, Route
@@ -183,7 +183,7 @@ def test_gzip_bomb_is_refused(server: FeedServer) -> None:
 def test_gzip_bomb_is_not_inflated_past_the_cap() -> None:
     bomb, limit = _bomb(100 * MB), 10 * MB
     body = CappedBody("gzip", limit)
-    with pytest.raises(BodyTooLarge):
+    with pytest.raises(_BodyTooLarge):
         for start in range(0, len(bomb), 16 * 1024):
             body.feed(bomb[start:start + 16 * 1024])
     assert limit < body.produced <= limit + 1

@@ -22,8 +22,9 @@ from digest.errors import StoreError
 from digest.issues import drafts
 from digest.issues.drafts import DraftError
 from digest.issues.notice import DRAFT_PREFIX, editor_copy, editor_note
-from digest.issues.render import Renderer, personalize
+from digest.issues.render import Renderer
 from digest.mail.addressing import recipient_for
+from digest.mail.fill import personalize
 from digest.models import (
     DiscussedPost,
     Feed,

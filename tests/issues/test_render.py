@@ -22,7 +22,8 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from digest.errors import RenderError
-from digest.issues.render import MAX_HTML_BYTES, Renderer, personalize
+from digest.issues.render import MAX_HTML_BYTES, Renderer
+from digest.mail.fill import personalize
 from digest.models import (
     TOKEN_EMAIL,
     TOKEN_NAME,

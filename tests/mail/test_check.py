@@ -227,7 +227,17 @@ def test_an_unfilled_recipient_token_is_a_problem(demo: Demo) -> None:
     assert check_message(raw).problems == ()  # filled in by the message code
     leftover = raw.replace(b"Feeling Again weekly\r\n", b"%%DIGEST_RECIPIENT_NAME%%\r\n", 1)
     assert messages(check_message(leftover), "structure") == [
-        "per-recipient placeholders left unfilled: %%DIGEST_RECIPIENT_NAME%%"]
+        "placeholders left unfilled: %%DIGEST_RECIPIENT_NAME%%"]
+
+
+def test_an_unfilled_web_version_link_is_a_problem(demo: Demo) -> None:
+    """Any placeholder shape counts, found in the decoded parts even where a quoted-printable
+    soft break cuts it in the bytes."""
+    raw = demo.message()
+    assert check_message(raw).problems == ()
+    cut = raw.replace(b"Feeling Again weekly\r\n", b"%%DIGEST_WEB_=\r\nVERSION_URL%%\r\n", 1)
+    assert messages(check_message(cut), "structure") == [
+        "placeholders left unfilled: %%DIGEST_WEB_VERSION_URL%%"]
 
 
 def bad_message() -> bytes:

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from digest.delivery.senders import SenderFactory
 from digest.errors import ConfigError, SendError
-from digest.mail import addressing
+from digest.mail import addressing, fill
 from digest.mail.dkim import DkimSigner, KeyProblem
 from digest.mail.message import MessageTemplate
 from digest.models import Outgoing, Recipient, RenderedIssue, Subscriber
@@ -29,17 +29,15 @@ def message_template(settings: Settings, issue_subject: str, html: str, text: st
     digest = settings.digest
     source = web_of or RenderedIssue(issue_subject, html, text, "", 0)
     url = addressing.web_version_url(digest.public_url, source.subject, source.html, source.text)
-    rendered = RenderedIssue(subject=issue_subject, html=addressing.fill_web_version(html, url),
-                             text=addressing.fill_web_version(text, url), preheader="",
-                             post_count=0)
     return MessageTemplate.build(
-        rendered,
+        RenderedIssue(subject=issue_subject, html=html, text=text, preheader="", post_count=0),
         from_addr=digest.from_addr,
         list_id=addressing.list_id(digest),
         reply_to=digest.reply_to,
         date=date,
         list_unsubscribe_mailto=addressing.list_unsubscribe_mailto(digest),
         sign=dkim_signer(settings),
+        issue=fill.IssueValues(web_version_url=url),
     )
 
 

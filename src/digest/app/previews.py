@@ -18,8 +18,8 @@ from digest.app.messages import message_template, preview_recipient, send_one
 from digest.app.planning import plan_next
 from digest.issues.compose import nothing_new_message
 from digest.issues.drafts import as_rendered
-from digest.issues.render import Renderer, personalize
-from digest.mail import addressing
+from digest.issues.render import Renderer
+from digest.mail import addressing, fill
 from digest.mail.message import make_message_id
 from digest.models import FetchOutcome, Issue, Outgoing, Recipient, RenderedIssue
 from digest.settings import Settings
@@ -40,8 +40,7 @@ class Draft:
         rendered = self.rendered
         url = addressing.web_version_url(public_url, rendered.subject, rendered.html,
                                          rendered.text)
-        html, text = personalize(rendered, self.recipient)
-        return addressing.fill_web_version(html, url), addressing.fill_web_version(text, url)
+        return fill.filled(rendered, fill.IssueValues(web_version_url=url), self.recipient)
 
 
 @dataclass(frozen=True)
@@ -157,8 +156,8 @@ def web_version(settings: Settings, issue: Issue, unsubscribe_url: str,
     """The HTML of a sent issue as its web version (at ``url``) shows it: no reader's values,
     and a link to the unsubscribe page instead of a reader's own."""
     neutral = Recipient(email=NEUTRAL_EMAIL, name="", unsubscribe_url=unsubscribe_url)
-    html, _ = personalize(as_rendered(issue), neutral)
-    return addressing.fill_web_version(html, url)
+    html, _ = fill.filled(as_rendered(issue), fill.IssueValues(web_version_url=url), neutral)
+    return html
 
 
 # What the web version of an issue shows where a reader's own values would be.

@@ -14,7 +14,7 @@ from pathlib import Path
 from digest.config import yamlpos
 from digest.config.sections import SECTIONS
 from digest.config.sections import settings as _settings
-from digest.config.walk import Ctx, Invalid, Problem, Reported
+from digest.config.walk import Ctx, Problem, _Invalid, _Reported
 from digest.errors import ConfigError
 from digest.settings import Settings
 
@@ -46,9 +46,9 @@ def load(path: Path, env: Mapping[str, str]) -> Settings:
     settings = None
     try:
         settings = _settings(ctx, root, absolute)
-    except Invalid as exc:
+    except _Invalid as exc:
         ctx.report(yamlpos.line(root), None, exc.message)
-    except Reported:
+    except _Reported:
         pass
     if ctx.problems or settings is None:
         raise _error(ctx)

@@ -42,7 +42,7 @@ from digest.config.values import (
     unsubscribe,
     whole,
 )
-from digest.config.walk import Check, Ctx, Field, Invalid, Reported, Taken, Where, run_check, take
+from digest.config.walk import Check, Ctx, Field, Taken, Where, _Invalid, _Reported, run_check, take
 from digest.config.webhooks import webhooks_section
 from digest.models import Feed
 from digest.settings import (
@@ -72,7 +72,7 @@ def _section(cls: Callable[..., Any], section: str) -> Check:
 def settings(ctx: Ctx, root: yamlpos.Node, config_file: Path) -> Settings:
     """The whole file; ``root`` is its top-level node."""
     if not isinstance(root, yamlpos.MappingNode):
-        raise Invalid("expected key: value pairs at the top level (digest:, feeds:, ...), got "
+        raise _Invalid("expected key: value pairs at the top level (digest:, feeds:, ...), got "
                       f"{yamlpos.describe(root)}")
     taken = take(ctx, root, Where("", yamlpos.line(root)), "")
     _check_approval(ctx, taken)
@@ -88,15 +88,15 @@ def _check_approval(ctx: Ctx, taken: Taken) -> None:
         ctx.report(taken.line("editors", taken.line("approval", 0)) or None, "editors",
                    "required when approval is required: list the addresses that get each draft "
                    "to approve (editors: [editor@example.org])")
-        raise Reported
+        raise _Reported
 
 
 def feeds(ctx: Ctx, node: yamlpos.Node, where: Where) -> tuple[Feed, ...]:
     if not isinstance(node, yamlpos.SequenceNode):
-        raise Invalid('expected a list of feeds, each line starting with "- url: ", got '
+        raise _Invalid('expected a list of feeds, each line starting with "- url: ", got '
                       f"{yamlpos.describe(node)}")
     if not node.value:
-        raise Invalid("expected at least one feed, got an empty list")
+        raise _Invalid("expected at least one feed, got an empty list")
     result: list[Feed] = []
     seen: dict[str, Where] = {}
     for index, item in enumerate(node.value):
@@ -110,7 +110,7 @@ def feeds(ctx: Ctx, node: yamlpos.Node, where: Where) -> tuple[Feed, ...]:
                        f"the same feed as {first.key} on line {first.line}; list each feed once")
         result.append(feed)
     if len(result) < len(node.value) or len(seen) < len(result):
-        raise Reported
+        raise _Reported
     return tuple(result)
 
 
@@ -130,18 +130,18 @@ def feed_url(ctx: Ctx, node: yamlpos.Node, where: Where) -> str:
     value = line_text(ctx, node, where)
     parts = split_url(value)
     if parts is None:
-        raise Invalid(f"expected {expected}, got {yamlpos.describe(node)}")
+        raise _Invalid(f"expected {expected}, got {yamlpos.describe(node)}")
     if parts.scheme in ("http", "https"):
         if not is_http_url(value):
-            raise Invalid(f"expected {expected}, got {yamlpos.describe(node)}")
+            raise _Invalid(f"expected {expected}, got {yamlpos.describe(node)}")
         return value
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost"):
-            raise Invalid(f"expected a file:// URL on this machine (file:///path), got "
+            raise _Invalid(f"expected a file:// URL on this machine (file:///path), got "
                           f"{yamlpos.describe(node)}")
         return str(resolve(ctx, unquote(parts.path)))
     if parts.scheme:
-        raise Invalid(f"expected {expected}, got {yamlpos.describe(node)} ({parts.scheme}: is "
+        raise _Invalid(f"expected {expected}, got {yamlpos.describe(node)} ({parts.scheme}: is "
                       "not supported; a path containing ':' needs a leading ./)")
     return str(resolve(ctx, value))
 
@@ -169,7 +169,7 @@ def templates_dir(ctx: Ctx, node: yamlpos.Node, where: Where) -> Path:
     except OSError:
         exists = False
     if not exists:
-        raise Invalid(f"no folder at {folder}; templates must name an existing folder "
+        raise _Invalid(f"no folder at {folder}; templates must name an existing folder "
                       "(relative paths start at the config file's folder)")
     return folder
 
@@ -184,12 +184,12 @@ def sender(ctx: Ctx, node: yamlpos.Node, where: Where) -> SenderSettings:
     if kind == "smtp" and smtp_taken is None:
         ctx.report(taken.line("kind", where.line), f"{where.key}.smtp",
                    "required when kind is smtp; add an smtp: section with at least host:")
-        raise Reported
+        raise _Reported
     if kind in _API_SECRET and kind not in apis:
         needs = _API_SECRET[kind] + (" and domain" if kind == "mailgun" else "")
         ctx.report(taken.line("kind", where.line), f"{where.key}.{kind}",
                    f"required when kind is {kind}; add a {kind}: section with at least {needs}:")
-        raise Reported
+        raise _Reported
     if smtp_taken is not None:
         values["smtp"] = _smtp_settings(ctx, smtp_taken, f"{where.key}.smtp", kind == "smtp")
     if kind in apis:
@@ -220,7 +220,7 @@ def _api_settings(ctx: Ctx, taken: Taken, kind: ApiKind, key: str) -> ApiSetting
         ctx.report(taken.line(secret, 0) or None, f"{key}.{secret}",
                    f"the environment variable {name} {state}; it must hold the {what} of your "
                    f"{kind} account")
-        raise Reported
+        raise _Reported
     limit = API_BATCH_LIMITS[kind]
     values["batch_size"] = min(values.get("batch_size", limit), limit)  # the provider's cap
     values.setdefault("base_url", API_BASE_URLS[kind])
@@ -232,7 +232,7 @@ def api_base_url(ctx: Ctx, node: yamlpos.Node, where: Where) -> str:
     value = http_url(ctx, node, where).rstrip("/")
     parts = split_url(value)
     if parts is not None and parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
-        raise Invalid(f"expected an https:// URL (http:// would send the key unencrypted; it is "
+        raise _Invalid(f"expected an https:// URL (http:// would send the key unencrypted; it is "
                       f"allowed for localhost only), got {yamlpos.describe(node)}")
     return value
 
@@ -252,7 +252,7 @@ def smtp(ctx: Ctx, node: yamlpos.Node, where: Where) -> Taken:
     for name, message in problems:
         ctx.report(taken.line(name, where.line), f"{where.key}.{name}", message)
     if problems:
-        raise Reported
+        raise _Reported
     return taken
 
 
@@ -291,7 +291,7 @@ def _smtp_settings(ctx: Ctx, taken: Taken, key: str, need_password: bool) -> Smt
         ctx.report(taken.line("password_env", 0) or None, f"{key}.password_env",
                    f"the environment variable {name} {state}; it must hold the password of the "
                    "SMTP account named by username")
-        raise Reported
+        raise _Reported
     return replace(result, password=password)
 
 

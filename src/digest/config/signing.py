@@ -12,7 +12,7 @@ from pathlib import Path
 
 from digest.config import yamlpos
 from digest.config.values import is_http_url, line_text, parse_address, path, split_url
-from digest.config.walk import Ctx, Invalid, Reported, Taken, Where, take
+from digest.config.walk import Ctx, Taken, Where, _Invalid, _Reported, take
 from digest.mail.dkim import KeyProblem, load_rsa_key
 from digest.mail.tokens import MIN_SECRET_BYTES
 from digest.settings import DigestSettings, DkimSettings
@@ -30,15 +30,15 @@ def digest_section(ctx: Ctx, node: yamlpos.Node, where: Where) -> DigestSettings
         if problem:
             ctx.report(taken.line("unsubscribe_url", where.line), f"{where.key}.unsubscribe_url",
                        problem)
-            raise Reported
+            raise _Reported
     return DigestSettings(**taken.values)
 
 
 def env_secret(ctx: Ctx) -> bytes | None:
-    """DIGEST_SECRET as bytes, or None when it is not set. Raises ``Invalid`` if too short."""
+    """DIGEST_SECRET as bytes, or None when it is not set. Raises ``_Invalid`` if too short."""
     problem = _secret_problem(ctx.env, required=False)
     if problem:
-        raise Invalid(problem)
+        raise _Invalid(problem)
     value = ctx.env.get(SECRET_ENV)
     return value.encode("utf-8", "surrogateescape") if value else None
 
@@ -63,10 +63,10 @@ def unsubscribe_page(ctx: Ctx, node: yamlpos.Node, where: Where) -> str:
     value = line_text(ctx, node, where)
     parts = split_url(value)
     if parts is None or parts.scheme != "https" or not is_http_url(value) or "#" in value:
-        raise Invalid("expected an https:// URL without a #fragment, such as "
+        raise _Invalid("expected an https:// URL without a #fragment, such as "
                       f"https://example.org/unsubscribe, got {yamlpos.describe(node)}")
     if len(value) > _MAX_PAGE_URL:
-        raise Invalid(f"expected a URL of at most {_MAX_PAGE_URL} characters, got one of "
+        raise _Invalid(f"expected a URL of at most {_MAX_PAGE_URL} characters, got one of "
                       f"{len(value)}")
     return value
 
@@ -76,7 +76,7 @@ def mailto(ctx: Ctx, node: yamlpos.Node, where: Where) -> str:
     parts = split_url(value)
     if parts and parts.scheme == "mailto" and parse_address(parts.path) is not None:
         return value
-    raise Invalid("expected mailto:ADDRESS such as mailto:unsubscribe@example.org, got "
+    raise _Invalid("expected mailto:ADDRESS such as mailto:unsubscribe@example.org, got "
                   f"{yamlpos.describe(node)}")
 
 
@@ -85,7 +85,7 @@ def dkim_selector(ctx: Ctx, node: yamlpos.Node, where: Where) -> str:
     labels = value.split(".")
     if not all(label and label.replace("-", "").replace("_", "").isalnum() and label.isascii()
                for label in labels):
-        raise Invalid('expected a DKIM selector such as "digest2024" (letters, digits, - and '
+        raise _Invalid('expected a DKIM selector such as "digest2024" (letters, digits, - and '
                       f"_; the key is published at SELECTOR._domainkey.DOMAIN), got "
                       f"{yamlpos.describe(node)}")
     return value
@@ -94,7 +94,7 @@ def dkim_selector(ctx: Ctx, node: yamlpos.Node, where: Where) -> str:
 def key_file(ctx: Ctx, node: yamlpos.Node, where: Where) -> Path:
     if yamlpos.is_plain(node) and ("-----BEGIN" in str(node.value) or "\n" in str(node.value)):
         # Not echoed: this is the key itself, pasted where its file name belongs.
-        raise Invalid("expected the path of a PEM key file, got what looks like the key itself; "
+        raise _Invalid("expected the path of a PEM key file, got what looks like the key itself; "
                       "put it in a file, or in an environment variable named by private_key_env")
     return path(ctx, node, where)
 
@@ -103,7 +103,7 @@ def key_env_name(ctx: Ctx, node: yamlpos.Node, where: Where) -> str:
     value = line_text(ctx, node, where)
     if not value.isascii() or not value.replace("_", "a").isalnum() or value[0].isdigit():
         # Not echoed: a value that is no variable name may well be the key itself.
-        raise Invalid("expected the NAME of an environment variable (letters, digits and _, "
+        raise _Invalid("expected the NAME of an environment variable (letters, digits and _, "
                       "such as DKIM_PRIVATE_KEY) that holds the PEM key")
     return value
 
@@ -116,7 +116,7 @@ def dkim(ctx: Ctx, node: yamlpos.Node, where: Where) -> DkimSettings:
         which = "both" if given else "neither"
         ctx.report(taken.line(given[-1], where.line) if given else where.line, where.key,
                    f"set exactly one of private_key_file and private_key_env ({which} is set)")
-        raise Reported
+        raise _Reported
     source = given[0]
     pem = _read_key(ctx, taken, source, where)
     try:
@@ -125,7 +125,7 @@ def dkim(ctx: Ctx, node: yamlpos.Node, where: Where) -> DkimSettings:
         named = taken.values[source] if source == "private_key_file" else (
             f"the environment variable {taken.values[source]}")
         ctx.report(taken.line(source, where.line), f"{where.key}.{source}", f"{named}: {exc}")
-        raise Reported from exc
+        raise _Reported from exc
     return DkimSettings(domain=taken.values["domain"].lower(),
                         selector=taken.values["selector"], private_key=pem)
 
@@ -139,17 +139,17 @@ def _read_key(ctx: Ctx, taken: Taken, source: str, where: Where) -> bytes:
         except FileNotFoundError as exc:
             ctx.report(line, key, f"no key file at {file} (relative paths start at the config "
                                   "file's folder)")
-            raise Reported from exc
+            raise _Reported from exc
         except OSError as exc:
             ctx.report(line, key, f"cannot read the key file {file}: {exc.strerror or exc}")
-            raise Reported from exc
+            raise _Reported from exc
     name = taken.values[source]
     value = ctx.env.get(name, "")
     if not value:
         state = "is empty" if name in ctx.env else "is not set"
         ctx.report(line, key, f"the environment variable {name} {state}; it must hold the DKIM "
                               "private key (PEM)")
-        raise Reported
+        raise _Reported
     # One-line secret stores often keep the PEM's line breaks as the two characters \n.
     if "\n" not in value:
         value = value.replace("\\n", "\n")

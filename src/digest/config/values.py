@@ -1,6 +1,6 @@
 """Checks for single configuration values: each turns a YAML node into a value or says why not.
 
-A check raises ``Invalid`` with a message of the form "expected ..., got ..."; the caller adds
+A check raises ``_Invalid`` with a message of the form "expected ..., got ..."; the caller adds
 the file, line and key. Values are never echoed for keys that may hold secrets.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from digest.config import yamlpos
-from digest.config.walk import Check, Ctx, Invalid, Reported, Where, run_check
+from digest.config.walk import Check, Ctx, Where, _Invalid, _Reported, run_check
 from digest.config.yamlpos import Node, ScalarNode
 from digest.issues import i18n
 from digest.issues import schedule as schedules
@@ -36,7 +36,7 @@ _HEADERS = HeaderRegistry()
 def _text(node: Node, expected: str) -> str:
     # Any plain scalar counts as text: `language: no` or `title: 1984` mean the words written.
     if not yamlpos.is_plain(node) or yamlpos.is_null(node):
-        raise Invalid(f"expected {expected}, got {yamlpos.describe(node)}")
+        raise _Invalid(f"expected {expected}, got {yamlpos.describe(node)}")
     return str(node.value).strip()
 
 
@@ -44,9 +44,9 @@ def line_text(ctx: Ctx, node: Node, where: Where) -> str:
     """Non-empty text on one line: it may end up in a mail header."""
     value = _text(node, "text on one line")
     if not value:
-        raise Invalid("expected text on one line, got an empty value")
+        raise _Invalid("expected text on one line, got an empty value")
     if _CONTROL.search(value):
-        raise Invalid("expected text on one line, got line breaks or control characters")
+        raise _Invalid("expected text on one line, got line breaks or control characters")
     return value
 
 
@@ -55,7 +55,7 @@ def block_text(ctx: Ctx, node: Node, where: Where) -> str:
     if yamlpos.is_null(node):
         return ""
     if not yamlpos.is_plain(node):
-        raise Invalid(f"expected text, got {yamlpos.describe(node)}")
+        raise _Invalid(f"expected text, got {yamlpos.describe(node)}")
     # Leading spaces are kept: in Markdown they can mean a code block.
     return str(node.value).lstrip("\n").rstrip()
 
@@ -68,7 +68,7 @@ def whole(minimum: int, maximum: int | None = None, unit: str = "") -> Check:
     def check(ctx: Ctx, node: Node, where: Where) -> int:
         value = _number(node)
         if not isinstance(value, int) or value < minimum or (maximum and value > maximum):
-            raise Invalid(f"expected {expected}, got {yamlpos.describe(node)}")
+            raise _Invalid(f"expected {expected}, got {yamlpos.describe(node)}")
         return value
 
     return check
@@ -78,7 +78,7 @@ def positive(unit: str) -> Check:
     def check(ctx: Ctx, node: Node, where: Where) -> float:
         value = _number(node)
         if value is None or not math.isfinite(value) or value <= 0:
-            raise Invalid(f"expected a number > 0 ({unit}), got {yamlpos.describe(node)}")
+            raise _Invalid(f"expected a number > 0 ({unit}), got {yamlpos.describe(node)}")
         return float(value)
 
     return check
@@ -99,7 +99,7 @@ def boolean(ctx: Ctx, node: Node, where: Where) -> bool:
     if isinstance(node, ScalarNode) and node.tag == yamlpos.STR and str(node.value).lower() in (
             "true", "false", "yes", "no", "on", "off"):
         got = f"the text {got} (write it without quotes)"
-    raise Invalid(f"expected true or false, got {got}")
+    raise _Invalid(f"expected true or false, got {got}")
 
 
 def choice(*options: str) -> Check:
@@ -108,7 +108,7 @@ def choice(*options: str) -> Check:
     def check(ctx: Ctx, node: Node, where: Where) -> str:
         if isinstance(node, ScalarNode) and node.tag == yamlpos.STR and node.value in options:
             return str(node.value)
-        raise Invalid(f"expected {listed}, got {yamlpos.describe(node)}")
+        raise _Invalid(f"expected {listed}, got {yamlpos.describe(node)}")
 
     return check
 
@@ -144,7 +144,7 @@ def is_http_url(value: str) -> bool:
 def http_url(ctx: Ctx, node: Node, where: Where) -> str:
     value = _text(node, "an http(s) URL")
     if not is_http_url(value):
-        raise Invalid(f"expected an http:// or https:// URL, got {yamlpos.describe(node)}")
+        raise _Invalid(f"expected an http:// or https:// URL, got {yamlpos.describe(node)}")
     return value
 
 
@@ -176,7 +176,7 @@ def _valid_domain(domain: str) -> bool:
 def address(ctx: Ctx, node: Node, where: Where) -> str:
     value = _text(node, "an email address")
     if parse_address(value) is None:
-        raise Invalid('expected one email address such as "Blog <digest@example.org>" or '
+        raise _Invalid('expected one email address such as "Blog <digest@example.org>" or '
                       f'"digest@example.org", got {yamlpos.describe(node)}')
     return value
 
@@ -188,7 +188,7 @@ def unsubscribe(ctx: Ctx, node: Node, where: Where) -> str:
         return value
     if parts and parts.scheme == "https" and is_http_url(value):
         return value
-    raise Invalid("expected mailto:ADDRESS or an https:// URL, got "
+    raise _Invalid("expected mailto:ADDRESS or an https:// URL, got "
                   f"{yamlpos.describe(node)}")
 
 
@@ -199,13 +199,13 @@ def subject(ctx: Ctx, node: Node, where: Where) -> str:
         fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(value)
                   if name is not None]
     except ValueError as exc:
-        raise Invalid(f"not a valid subject template ({exc}); write {{{{ and }}}} for "
+        raise _Invalid(f"not a valid subject template ({exc}); write {{{{ and }}}} for "
                       "a literal brace") from exc
     for name, spec, conv in fields:
         if name not in SUBJECT_PLACEHOLDERS:
-            raise Invalid(f"unknown placeholder {{{name}}}; the subject may use {known}")
+            raise _Invalid(f"unknown placeholder {{{name}}}; the subject may use {known}")
         if spec or conv:
-            raise Invalid(f"placeholder {{{name}}} takes no format or conversion; "
+            raise _Invalid(f"placeholder {{{name}}} takes no format or conversion; "
                           f"write {{{name}}}")
     return value
 
@@ -213,7 +213,7 @@ def subject(ctx: Ctx, node: Node, where: Where) -> str:
 def language(ctx: Ctx, node: Node, where: Where) -> str:
     value = _text(node, "a language tag")
     if not _LANGUAGE.match(value):
-        raise Invalid(f'expected a language tag such as "en" or "pt-BR", got '
+        raise _Invalid(f'expected a language tag such as "en" or "pt-BR", got '
                       f"{yamlpos.describe(node)}")
     return value
 
@@ -224,14 +224,14 @@ def locale_name(ctx: Ctx, node: Node, where: Where) -> str:
     try:
         return i18n.parse_locale(value)
     except i18n.LocaleProblem as exc:
-        raise Invalid(str(exc)) from exc
+        raise _Invalid(str(exc)) from exc
 
 
 def env_name(ctx: Ctx, node: Node, where: Where) -> str:
     value = _text(node, "the name of an environment variable")
     if not _ENV_NAME.match(value):
         # Not echoed: a value that is no variable name may well be the password itself.
-        raise Invalid("expected the NAME of an environment variable (letters, digits and _, "
+        raise _Invalid("expected the NAME of an environment variable (letters, digits and _, "
                       "such as SMTP_PASSWORD) that holds the password")
     return value
 
@@ -239,7 +239,7 @@ def env_name(ctx: Ctx, node: Node, where: Where) -> str:
 def hostname(ctx: Ctx, node: Node, where: Where) -> str:
     value = _text(node, "a host name")
     if not _valid_domain(value) and not _is_ip(value):
-        raise Invalid(f'expected a host name such as "smtp.example.org" (no scheme, no port), '
+        raise _Invalid(f'expected a host name such as "smtp.example.org" (no scheme, no port), '
                       f"got {yamlpos.describe(node)}")
     return value
 
@@ -248,7 +248,7 @@ def path(ctx: Ctx, node: Node, where: Where) -> Path:
     """A path; relative ones start at the config file's folder, never the working directory."""
     value = _text(node, "a path")
     if not value or _CONTROL.search(value):
-        raise Invalid(f"expected a path, got {yamlpos.describe(node)}")
+        raise _Invalid(f"expected a path, got {yamlpos.describe(node)}")
     return resolve(ctx, value)
 
 
@@ -274,7 +274,7 @@ def schedule(ctx: Ctx, node: Node, where: Where) -> Schedule:
     try:
         return schedules.parse(value)
     except schedules.ScheduleSyntaxError as exc:
-        raise Invalid(str(exc)) from exc
+        raise _Invalid(str(exc)) from exc
 
 
 def address_list(ctx: Ctx, node: Node, where: Where) -> tuple[str, ...]:
@@ -282,7 +282,7 @@ def address_list(ctx: Ctx, node: Node, where: Where) -> tuple[str, ...]:
     if isinstance(node, ScalarNode) and not yamlpos.is_null(node):
         return (address(ctx, node, where),)
     if not isinstance(node, yamlpos.SequenceNode):
-        raise Invalid('expected a list of email addresses, each line starting with "- ", got '
+        raise _Invalid('expected a list of email addresses, each line starting with "- ", got '
                       f"{yamlpos.describe(node)}")
     result: list[str] = []
     seen: dict[str, Where] = {}
@@ -299,5 +299,5 @@ def address_list(ctx: Ctx, node: Node, where: Where) -> tuple[str, ...]:
                        f"the same address as {first.key} on line {first.line}; list it once")
         result.append(value)
     if len(result) < len(node.value) or len(seen) < len(result):
-        raise Reported
+        raise _Reported
     return tuple(result)

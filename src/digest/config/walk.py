@@ -20,7 +20,12 @@ _SECRET_MESSAGE = ("a password does not belong in the config file: put it in an 
 _TITLES = {"": "the top level", "feeds[]": "each item of feeds"}
 
 
-class Invalid(Exception):
+# _Invalid and _Reported are private control flow of the config package: checks raise them, the
+# walk collects them into problems, and ``config.load`` turns those into one ConfigError. They
+# never leave the package, so they are not part of digest.errors.
+
+
+class _Invalid(Exception):
     """A value is wrong; reported on the line of its key, under the key's dotted path."""
 
     def __init__(self, message: str) -> None:
@@ -28,7 +33,7 @@ class Invalid(Exception):
         self.message = message
 
 
-class Reported(Exception):
+class _Reported(Exception):
     """A nested section failed; its problems are already recorded."""
 
 
@@ -84,17 +89,17 @@ def run_check(ctx: Ctx, check: Check, node: yamlpos.Node, where: Where) -> tuple
     """Run ``check``, recording its complaint; (False, None) when it failed."""
     try:
         return True, check(ctx, node, where)
-    except Invalid as exc:
+    except _Invalid as exc:
         ctx.report(where.line, where.key or None, exc.message)
-    except Reported:
+    except _Reported:
         pass
     return False, None
 
 
 def take(ctx: Ctx, node: yamlpos.Node, where: Where, section: str) -> Taken:
-    """Check every key of a section; raises ``Reported`` if anything in it was wrong."""
+    """Check every key of a section; raises ``_Reported`` if anything in it was wrong."""
     if not isinstance(node, yamlpos.MappingNode):
-        raise Invalid(f"expected a section of key: value pairs, got {yamlpos.describe(node)}")
+        raise _Invalid(f"expected a section of key: value pairs, got {yamlpos.describe(node)}")
     spec = ctx.schema[section]
     before = len(ctx.problems)
     found = _known_entries(ctx, node, where, section)
@@ -112,7 +117,7 @@ def take(ctx: Ctx, node: yamlpos.Node, where: Where, section: str) -> Taken:
         if ok and value is not None:
             taken.values[fld.attr or name] = value
     if len(ctx.problems) > before:
-        raise Reported
+        raise _Reported
     return taken
 
 

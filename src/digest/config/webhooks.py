@@ -7,7 +7,7 @@ basic auth credentials) never appear in the file nor in any message.
 from __future__ import annotations
 
 from digest.config import yamlpos
-from digest.config.walk import Ctx, Reported, Where, take
+from digest.config.walk import Ctx, Where, _Reported, take
 from digest.settings import WebhookSettings
 from digest.subscribers.webhooks import sendgrid_key
 
@@ -40,7 +40,7 @@ def webhooks_section(ctx: Ctx, node: yamlpos.Node, where: Where) -> WebhookSetti
             failed = True
         values[attr] = value
     if failed:
-        raise Reported
+        raise _Reported
     return WebhookSettings(mailgun_signing_key=values.get("mailgun_signing_key"),
                            sendgrid_public_key=values.get("sendgrid_public_key"),
                            postmark_basic_auth=values.get("postmark_basic_auth"),

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 
 from digest.delivery.ratelimit import TokenBucket
 from digest.delivery.recorder import Recorder
-from digest.delivery.senders import ContentSender, SendAborted, Sender, SenderFactory
-from digest.errors import SendError
+from digest.delivery.senders import ContentSender, Sender, SenderFactory
+from digest.errors import SendAborted, SendError
 from digest.models import Outgoing, SendResult
 
 

@@ -21,7 +21,7 @@ from urllib.request import url2pathname
 import httpx
 
 from digest import __version__
-from digest.errors import FeedError
+from digest.errors import FetchFailed as FetchFailed  # raised here
 from digest.models import Validators
 from digest.settings import FetchSettings
 
@@ -36,16 +36,9 @@ TOTAL_TIMEOUT_FACTOR = 3
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-class FetchFailed(FeedError):
-    """A feed could not be fetched; ``http_status`` is set when the server answered."""
-
-    def __init__(self, url: str, reason: str, http_status: int | None = None) -> None:
-        super().__init__(url, reason)
-        self.http_status = http_status
-
-
-class BodyTooLarge(Exception):
-    """The body, compressed or decompressed, went past the size cap."""
+class _BodyTooLarge(Exception):
+    """The body, compressed or decompressed, went past the size cap. Private control flow: it
+    never leaves this module (``_read_capped`` and ``_read_file`` turn it into FetchFailed)."""
 
 
 @dataclass(frozen=True)
@@ -141,12 +134,12 @@ async def _finish(url: str, response: httpx.Response, max_bytes: int) -> Fetched
     try:
         declared = int(headers.get("content-length", "-1"))
         if declared > max_bytes:
-            raise BodyTooLarge
+            raise _BodyTooLarge
         body = CappedBody(headers.get("content-encoding", ""), max_bytes)
         async for chunk in response.aiter_raw():
             body.feed(chunk)
         return Fetched(status, headers, body.finish(), str(response.url))
-    except BodyTooLarge:
+    except _BodyTooLarge:
         raise FetchFailed(url, f"body larger than {format_size(max_bytes)}", status) from None
     except ValueError as exc:
         raise FetchFailed(url, f"unreadable body: {exc}", status) from exc
@@ -186,7 +179,7 @@ class CappedBody:
     def feed(self, chunk: bytes) -> None:
         self.received += len(chunk)
         if self.received > self.limit:
-            raise BodyTooLarge
+            raise _BodyTooLarge
         if not self.coding:
             self._keep(chunk)
             return
@@ -222,7 +215,7 @@ class CappedBody:
     def _keep(self, piece: bytes) -> None:
         self.produced += len(piece)
         if self.produced > self.limit:
-            raise BodyTooLarge
+            raise _BodyTooLarge
         if piece:
             self._chunks.append(piece)
 

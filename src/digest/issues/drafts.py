@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from digest.errors import ConfigError, StoreError
+from digest.errors import DraftError as DraftError  # raised here
+from digest.errors import StoreError
 from digest.issues import resent
 from digest.issues.compose import nothing_new_message
 from digest.issues.render import Renderer
@@ -39,11 +40,6 @@ _HEX = re.compile(r"^[0-9a-f]{6,64}$")
 # Plans the next issue from the store's unissued posts (the run's planner), or None: no news.
 Planner = Callable[[Store, datetime], IssuePlan | None]
 DraftState = Literal["made", "existing", "rebuilt", "edited", "unchanged"]
-
-
-class DraftError(ConfigError):
-    """An editor's request that cannot be done as asked: an unknown issue, an issue that is not a
-    draft, a bad subject or intro. Bad input, like a bad config: nothing was changed."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from babel.localedata import locale_identifiers
 from babel.numbers import format_decimal
 
 from digest.errors import ConfigError, RenderError
+from digest.errors import LocaleProblem as LocaleProblem  # raised here
 
 Direction = Literal["ltr", "rtl"]
 Message = str | Mapping[str, str]
@@ -36,10 +37,6 @@ RTL_LANGUAGES = frozenset(
     {"ar", "arc", "ckb", "dv", "fa", "he", "ks", "ps", "sd", "ug", "ur", "yi"}
 )
 PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
-
-
-class LocaleProblem(ValueError):
-    """A locale that cannot be used, with the message to show."""
 
 
 @functools.cache

@@ -1,13 +1,11 @@
 """Render an issue once: HTML (CSS inlined) and plain text, holding per-recipient tokens.
 
 Inlining CSS costs tens of milliseconds, so it runs once per issue; each recipient's copy is made
-by replacing the tokens of ``digest.models`` in the finished output (``personalize``).
+by replacing the tokens of ``digest.models`` in the finished output (``digest.mail.fill``).
 """
 
 from __future__ import annotations
 
-import functools
-import html as html_lib
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -35,11 +33,9 @@ from digest.models import (
     TOKEN_NAME,
     TOKEN_UNSUBSCRIBE,
     TOKEN_WEB_VERSION,
-    TOKENS,
     DiscussedPost,
     IssuePlan,
     Post,
-    Recipient,
     RenderedIssue,
 )
 from digest.settings import DigestSettings
@@ -49,7 +45,6 @@ TEXT_TEMPLATE = "digest.txt.j2"
 # Gmail clips messages whose HTML passes ~102 KB, hiding the footer and its unsubscribe link.
 MAX_HTML_BYTES = 90 * 1024
 PREHEADER_MAX = 140
-_TOKEN_PATTERN = re.compile("(" + "|".join(re.escape(token) for token in TOKENS) + ")")
 SAFE_LINK = re.compile(r"^(https?:|mailto:|[^:]*$)", re.IGNORECASE)
 
 
@@ -211,27 +206,6 @@ class Renderer:
             return str(inliner.transform())
         except Exception as exc:  # premailer raises bare parser errors for broken CSS
             raise RenderError(f"inlining the CSS of {HTML_TEMPLATE} failed: {exc}") from exc
-
-
-def personalize(rendered: RenderedIssue, recipient: Recipient) -> tuple[str, str]:
-    """One recipient's (html, text): the tokens replaced, HTML-escaped in the HTML."""
-    raw = {TOKEN_NAME: recipient.name, TOKEN_EMAIL: recipient.email,
-           TOKEN_UNSUBSCRIBE: recipient.unsubscribe_url}
-    escaped = {token: html_lib.escape(value, quote=True) for token, value in raw.items()}
-    return _fill(rendered.html, escaped), _fill(rendered.text, raw)
-
-
-def _fill(content: str, values: dict[str, str]) -> str:
-    pieces = list(_split_at_tokens(content))
-    for index in range(1, len(pieces), 2):
-        pieces[index] = values[pieces[index]]
-    return "".join(pieces)
-
-
-@functools.lru_cache(maxsize=8)
-def _split_at_tokens(content: str) -> tuple[str, ...]:
-    """Literal text at even indexes, tokens at odd ones; split once per issue, not per recipient."""
-    return tuple(_TOKEN_PATTERN.split(content))
 
 
 def byline(author: str, comment_count: int | None, messages: Messages = ENGLISH) -> str:

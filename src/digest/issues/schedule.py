@@ -20,6 +20,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from digest.errors import ScheduleSyntaxError as ScheduleSyntaxError  # raised here
 from digest.models import WEEKDAYS, Schedule
 
 EXAMPLE = '"weekly monday 08:00 Europe/London", "daily 07:00 UTC" or "monthly 1 09:00 UTC"'
@@ -27,10 +28,6 @@ _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 # A daily slot is at most a day apart, a monthly one at most 31 days: searching this many days
 # either way always finds the neighbouring slots.
 _SEARCH_DAYS = 64
-
-
-class ScheduleSyntaxError(ValueError):
-    """The schedule text is not one digest understands; the message says what was expected."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from digest.errors import ConfigError
 from digest.mail import tokens
-from digest.models import TOKEN_WEB_VERSION, Recipient, Subscriber
+from digest.models import Recipient, Subscriber
 from digest.settings import DigestSettings
 
 
@@ -92,7 +92,3 @@ def web_version_url(public_url: str | None, subject: str, html: str, text: str) 
     if not public_url:
         return None
     return f"{public_url.rstrip('/')}/issues/{content_hash(subject, html, text)[:12]}"
-
-
-def fill_web_version(content: str, url: str | None) -> str:
-    return content.replace(TOKEN_WEB_VERSION, url or "")

@@ -20,6 +20,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from digest.errors import KeyProblem as KeyProblem  # raised here
+
 __all__ = ["MIN_KEY_BITS", "SIGNED_HEADERS", "DkimSigner", "KeyProblem", "load_rsa_key"]
 
 MIN_KEY_BITS = 1024  # receivers ignore shorter keys (RFC 8301)
@@ -31,10 +33,6 @@ SIGNED_HEADERS = (
 _WSP_RUN = re.compile(rb"[ \t]+")
 _FIELD_START = re.compile(rb"^(?=[^ \t])", re.MULTILINE)
 _SELECTOR = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*")
-
-
-class KeyProblem(ValueError):
-    """The key material cannot be used for DKIM; the message never contains the key."""
 
 
 def load_rsa_key(pem: bytes) -> rsa.RSAPrivateKey:

@@ -2,7 +2,9 @@
 
 Building and serialising an ``EmailMessage`` costs about 1.5 ms per message, more than the SMTP
 exchange. Only a few values differ per recipient, so the message is encoded once with the TOKENS of
-``digest.models`` still in it and each token is replaced in the final bytes.
+``digest.models`` still in it and each token is replaced in the final bytes. What goes in (the
+per-issue fill, each recipient's values and headers) comes from ``digest.mail.fill``; this module
+only encodes it.
 
 Both parts are quoted-printable, encoded here rather than by the ``email`` package so that every
 token sits alone on a line between soft breaks: a soft break can never split a token, and the value
@@ -15,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,12 @@ from email.utils import getaddresses, parseaddr
 
 from digest.errors import ConfigError, PermanentSendError
 from digest.feeds.sanitize import clean_header_text
+from digest.mail import fill
+from digest.mail.fill import HEADER_URI_RE, list_unsubscribe_headers
 from digest.models import TOKENS, Recipient, RenderedIssue
+
+__all__ = ["MessageTemplate", "format_to", "list_unsubscribe_headers", "make_message_id",
+           "qp_value"]
 
 CRLF = b"\r\n"
 _SOFT_BREAK = b"=\r\n"
@@ -38,9 +44,7 @@ _QP_UNIT = [bytes([b]) if b in _SAFE else b"=%02X" % b for b in range(256)]
 _TOKEN_RE = re.compile("(" + "|".join(re.escape(t) for t in TOKENS) + ")")
 _ADDR_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 _ATOMS_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
-_HEADER_URI_RE = re.compile(r"[\x21-\x3b\x3d\x3f-\x7e]{1,900}")  # printable ASCII except < >
 _LIST_LABEL_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)+")
-_ONE_CLICK = ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 
 # A place in the body where a token was: (token, inside the HTML part).
 Slot = tuple[str, bool]
@@ -176,9 +180,15 @@ def format_to(name: str, email: str) -> bytes:
 
 @dataclass(frozen=True)
 class MessageTemplate:
-    """An issue's message, encoded once; ``personalize`` fills in one recipient."""
+    """An issue's message, encoded once; ``personalize`` fills in one recipient.
+
+    ``content`` is the issue as every sender sends it: per-issue values filled (``fill.for_issue``
+    with the ``issue`` values given to ``build``), per-recipient TOKENS still in it. The mail APIs
+    send it instead of the MIME bytes.
+    """
 
     from_addr: str  # the bare address of the From header (also the Message-ID domain)
+    content: RenderedIssue
     head: bytes  # the headers every copy shares
     body: tuple[bytes, ...]  # the encoded body; b"" where a token goes
     slots: tuple[tuple[Slot, tuple[int, ...]], ...]  # each token and where it goes in body
@@ -191,11 +201,18 @@ class MessageTemplate:
     def build(cls, rendered: RenderedIssue, *, from_addr: str, list_id: str,
               reply_to: str | None, date: datetime,
               list_unsubscribe_mailto: str | None,
-              sign: Callable[[bytes], bytes] | None = None) -> MessageTemplate:
+              sign: Callable[[bytes], bytes] | None = None,
+              issue: fill.IssueValues | None = None) -> MessageTemplate:
+        """Encode ``rendered`` once, with the per-issue ``issue`` values filled in.
+
+        Raises ConfigError naming the key when an address, the List-Id or the mailto: cannot
+        be written in a header.
+        """
+        rendered = fill.for_issue(rendered, issue or fill.IssueValues())
         from_name, from_bare = _split_address(from_addr, "from")
         if list_unsubscribe_mailto is not None and not (
                 list_unsubscribe_mailto.startswith("mailto:")
-                and _HEADER_URI_RE.fullmatch(list_unsubscribe_mailto)):
+                and HEADER_URI_RE.fullmatch(list_unsubscribe_mailto)):
             raise ConfigError(f"{list_unsubscribe_mailto!r} is not a usable mailto: address",
                               key="unsubscribe")
         msg = EmailMessage(policy=SMTP)
@@ -215,44 +232,32 @@ class MessageTemplate:
         for i, seg in enumerate(body):
             if not isinstance(seg, bytes):
                 places.setdefault(seg, []).append(i)
-        return cls(from_bare, head, tuple(b"" if isinstance(s, tuple) else s for s in body),
+        encoded = tuple(b"" if isinstance(s, tuple) else s for s in body)
+        return cls(from_bare, rendered, head, encoded,
                    tuple((slot, tuple(at)) for slot, at in places.items()),
                    list_unsubscribe_mailto, sign)
 
     def personalize(self, recipient: Recipient, *, message_id: str) -> bytes:
         """The complete message for one recipient, CRLF line endings."""
         # The body shows the name as given; only the header copy needs cleaning.
-        raw = {TOKENS[0]: recipient.name, TOKENS[1]: recipient.email,
-               TOKENS[2]: recipient.unsubscribe_url}
+        raw = fill.values(recipient)
         body = list(self.body)
         for (token, in_html), places in self.slots:
-            value = qp_value(html.escape(raw[token]) if in_html else raw[token])
+            encoded = qp_value(fill.value(raw[token], in_html=in_html))
             for i in places:
-                body[i] = value
+                body[i] = encoded
+        own = fill.headers(message_id, recipient.unsubscribe_url, self.unsubscribe_mailto)
         data = b"".join([self.head, format_to(clean_header_text(recipient.name), recipient.email),
-                         b"Message-ID: " + message_id.encode("ascii") + CRLF,
-                         self._list_unsubscribe(recipient.unsubscribe_url), *body])
+                         *(_header_line(name, value) for name, value in own), *body])
         return self.sign(data) if self.sign else data
 
-    def _list_unsubscribe(self, url: str) -> bytes:
-        lines = []
-        for name, value in list_unsubscribe_headers(url, self.unsubscribe_mailto):
-            line = f"{name}: {value}"
-            if len(line) > 78:  # fold between the URIs, never inside one
-                line = f"{name}: " + value.replace(", <", ",\r\n <")
-            lines.append(line.encode("ascii") + CRLF)
-        return b"".join(lines)
 
-
-def list_unsubscribe_headers(url: str, mailto: str | None) -> tuple[tuple[str, str], ...]:
-    """RFC 2369 / RFC 8058 headers as (name, value): one-click only for an https URL (it
-    unsubscribes on POST); nothing when there is neither a usable URL nor a mailto."""
-    https = url.startswith("https://") and _HEADER_URI_RE.fullmatch(url) is not None
-    uris = ([f"<{url}>"] if https else []) + ([f"<{mailto}>"] if mailto else [])
-    if not uris:
-        return ()
-    found = (("List-Unsubscribe", ", ".join(uris)),)
-    return (*found, _ONE_CLICK) if https else found
+def _header_line(name: str, value: str) -> bytes:
+    """One per-copy header field (ASCII by construction), folded between URIs, never inside."""
+    line = f"{name}: {value}"
+    if len(line) > 78:
+        line = f"{name}: " + value.replace(", <", ",\r\n <")
+    return line.encode("ascii") + CRLF
 
 
 def _list_id(list_id: str, default_name: str) -> str:

@@ -4,6 +4,11 @@ One file holds feeds, posts, subscribers, issues and the delivery ledger. WAL mo
 (`digest issues`) look while a run writes; every write is one short ``BEGIN IMMEDIATE``
 transaction, so a crash leaves each change either wholly done or not at all. A Store may be
 shared between threads: calls are serialised on one connection.
+
+This is the boundary where SQLite's errors are sorted (``failures.store_error``): trouble with the
+file itself (locked or busy, disk full, read-only, damaged, I/O) becomes a ``StoreError`` naming
+the file and what to do, after the transaction was rolled back; anything else (a constraint our
+own logic broke, a misused cursor, a bad statement) is a bug and surfaces as SQLite raised it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from digest.models import (
 )
 from digest.store import deliveries, feeds, issues, schema
 from digest.store import subscribers as subs
+from digest.store.failures import store_error
 from digest.store.rows import (
     DraftContent,
     FeedRow,
@@ -55,10 +61,12 @@ def _utc_now() -> datetime:
 class Store:
     """Open with ``Store.open(path)``; use as a context manager or call ``close()``."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock,
+                 busy_timeout: float = BUSY_TIMEOUT) -> None:
         self._conn = conn
         self.path = path
         self._clock = clock
+        self._busy_timeout = busy_timeout
         self._lock = threading.RLock()
 
     @classmethod
@@ -70,11 +78,11 @@ class Store:
         """
         conn = _connect(Path(path), busy_timeout)
         try:
-            _prepare(conn, Path(path))
+            _prepare(conn, Path(path), busy_timeout)
         except BaseException:
             conn.close()
             raise
-        return cls(conn, Path(path), clock)
+        return cls(conn, Path(path), clock, busy_timeout)
 
     def close(self) -> None:
         with self._lock:
@@ -98,8 +106,9 @@ class Store:
             except BaseException as exc:
                 if self._conn.in_transaction:
                     self._conn.rollback()
-                if isinstance(exc, sqlite3.Error):
-                    raise _wrap(self.path, exc) from exc
+                wrapped = _operational(exc, self.path, self._busy_timeout)
+                if wrapped is not None:
+                    raise wrapped from exc
                 raise
 
     def snapshot(self, target: Path) -> None:
@@ -112,7 +121,10 @@ class Store:
                 finally:
                     copy.close()
             except sqlite3.Error as exc:
-                raise StoreError(f"cannot copy {self.path} to {target}: {exc}") from exc
+                wrapped = _operational(exc, target, self._busy_timeout)
+                if wrapped is None:
+                    raise
+                raise StoreError(f"cannot copy {self.path} to {target}: {wrapped}") from exc
 
     # feeds and posts
 
@@ -373,13 +385,19 @@ def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None,
                                check_same_thread=False)
-    except (OSError, sqlite3.Error) as exc:
-        raise StoreError(f"cannot open the store {path}: {exc}") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot open the store {path}: {exc}; check that its folder can be "
+                         "created and written") from exc
+    except sqlite3.Error as exc:
+        wrapped = _operational(exc, path, busy_timeout)
+        if wrapped is None:
+            raise
+        raise wrapped from exc
     conn.row_factory = sqlite3.Row
     return conn
 
 
-def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+def _prepare(conn: sqlite3.Connection, path: Path, busy_timeout: float) -> None:
     """Check, configure and migrate a fresh connection.
 
     The version is checked before anything that writes (WAL mode writes the file header), so a
@@ -394,14 +412,14 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
         if version < schema.SCHEMA_VERSION:
             schema.migrate(conn, path)
     except sqlite3.Error as exc:
-        raise _wrap(path, exc) from exc
+        wrapped = _operational(exc, path, busy_timeout)
+        if wrapped is None:
+            raise
+        raise wrapped from exc
 
 
-def _wrap(path: Path, exc: sqlite3.Error) -> StoreError:
-    text = str(exc)
-    if "not a database" in text or "malformed" in text:
-        return StoreError(f"{path} is not a digest store, or it is damaged ({text})")
-    if "locked" in text or "busy" in text:
-        return StoreError(f"{path} is busy: another process kept it locked for longer than "
-                          f"the store waits ({text})")
-    return StoreError(f"{path}: {text}")
+def _operational(exc: BaseException, path: Path, busy_timeout: float) -> StoreError | None:
+    """``exc`` as a StoreError when it is SQLite's trouble with the file; None for anything else."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    return store_error(exc, path, busy_timeout)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from digest.errors import LockError
+from digest.errors import LockError, StoreError
 
 
 def lock_path(store: Path) -> Path:
@@ -21,10 +21,16 @@ def lock_path(store: Path) -> Path:
 
 @contextmanager
 def run_lock(store: Path) -> Iterator[None]:
-    """Hold the run lock for ``store``; LockError at once if another process holds it."""
+    """Hold the run lock for ``store``; LockError at once if another process holds it, and
+    StoreError if the lock file cannot be opened for writing (a read-only folder or disk)."""
     path = lock_path(store)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(f"the store {store} cannot be written: its run lock {path} cannot be "
+                         f"opened ({exc.strerror or exc}); check the permissions of the folder, "
+                         "or that the disk is not mounted read-only") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -42,8 +42,7 @@ from digest.delivery.senders.api_content import (
     from_mime,
     mailbox,
 )
-from digest.delivery.senders.base import SendAborted
-from digest.errors import SendError
+from digest.errors import SendAborted, SendError
 from digest.mail.message import MessageTemplate
 from digest.models import Issue, Outgoing, SendOutcome, SendResult
 from digest.settings import API_BATCH_LIMITS, ApiSettings

@@ -1,13 +1,13 @@
 """The issue's content as mail API senders send it, and each recipient's part of a request.
 
-The MIME message is built for SMTP; an API takes the parts instead: the shared content once (its
-HTML and text still holding the TOKENS) and per recipient the values and the headers only that
-copy carries (Message-ID, List-Unsubscribe).
+The MIME message is built for SMTP; an API takes the parts instead: the shared content once (the
+template's ``content``: per-issue values filled, the per-recipient TOKENS still in it) and per
+recipient the values and the headers only that copy carries (Message-ID, List-Unsubscribe). Both
+come from ``digest.mail.fill``, the rules every sender shares.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,11 +19,11 @@ from functools import cached_property
 from typing import Any, cast
 
 from digest.feeds.sanitize import clean_header_text
-from digest.mail.message import MessageTemplate, list_unsubscribe_headers
+from digest.mail import fill
+from digest.mail.message import MessageTemplate
 from digest.models import TOKEN_EMAIL, TOKEN_NAME, TOKEN_UNSUBSCRIBE, TOKENS, Issue, Outgoing
 
 TOKEN_RE = re.compile("|".join(re.escape(token) for token in TOKENS))
-_SPLIT_RE = re.compile(f"({TOKEN_RE.pattern})")
 # Short names of the tokens, for providers whose variables need plain names.
 TOKEN_KEYS = {TOKEN_NAME: "name", TOKEN_EMAIL: "email", TOKEN_UNSUBSCRIBE: "unsubscribe"}
 # Headers each copy carries for itself; the rest of the issue's header block is shared.
@@ -49,10 +49,14 @@ class IssueContent:
 
     @classmethod
     def of(cls, issue: Issue, template: MessageTemplate) -> IssueContent:
+        """The content of ``template``, the message built for ``issue``: the very text the
+        MIME copies carry (per-issue values filled once, by the template), never the issue's
+        stored text, which still holds the per-issue placeholders."""
         # The template's header block is what SMTP recipients get: reuse it, decoded.
         head = BytesHeaderParser(policy=default).parsebytes(template.head)
+        content = template.content
         return cls(_mailbox(head, "From") or ("", template.from_addr), _mailbox(head, "Reply-To"),
-                   str(head.get("Subject", "")), issue.html, issue.text, _shared(head))
+                   str(head.get("Subject", "")), content.html, content.text, _shared(head))
 
     def tokens(self) -> list[str]:
         """The tokens this content uses, in a fixed order."""
@@ -62,11 +66,11 @@ class IssueContent:
     @cached_property
     def html_pieces(self) -> tuple[str, ...]:
         """The HTML cut at the tokens: text at even places, a token at each odd one."""
-        return tuple(_SPLIT_RE.split(self.html))
+        return fill.pieces(self.html)
 
     @cached_property
     def text_pieces(self) -> tuple[str, ...]:
-        return tuple(_SPLIT_RE.split(self.text))
+        return fill.pieces(self.text)
 
 
 @dataclass(frozen=True)
@@ -80,8 +84,8 @@ class Copy:
     headers: tuple[tuple[str, str], ...]  # Message-ID, List-Unsubscribe(-Post)
 
     def value(self, token: str, *, in_html: bool) -> str:
-        raw = self.values.get(token, token)
-        return html.escape(raw) if in_html else raw
+        """The recipient's value for ``token`` as it goes into the HTML or the text part."""
+        return fill.value(self.values.get(token, token), in_html=in_html)
 
     def fill(self, pieces: Sequence[str], *, in_html: bool,
              escape: Callable[[str], str] | None = None) -> str:
@@ -99,11 +103,9 @@ def copy_of(message: Outgoing, unsubscribe_mailto: str | None) -> Copy:
     recipient = message.recipient_values
     if recipient is None:
         raise ValueError("a message without its recipient values")
-    values = {TOKEN_NAME: recipient.name, TOKEN_EMAIL: recipient.email,
-              TOKEN_UNSUBSCRIBE: recipient.unsubscribe_url}
-    headers = (("Message-ID", message.message_id),
-               *list_unsubscribe_headers(recipient.unsubscribe_url, unsubscribe_mailto))
-    return Copy(message, recipient.email, clean_header_text(recipient.name), values, headers)
+    headers = fill.headers(message.message_id, recipient.unsubscribe_url, unsubscribe_mailto)
+    return Copy(message, recipient.email, clean_header_text(recipient.name),
+                fill.values(recipient), headers)
 
 
 def from_mime(message: Outgoing) -> tuple[IssueContent, Copy]:

@@ -1,6 +1,6 @@
-"""What every sender shares: the ``Sender`` protocol, its factory, the batch-content protocol
-of the mail APIs, and ``SendAborted``. The senders import this module, never the registry in
-``digest.delivery.senders``, which imports them (lazily, by kind).
+"""What every sender shares: the ``Sender`` protocol, its factory and the batch-content protocol
+of the mail APIs (``SendAborted`` itself lives in the error tree). The senders import this
+module, never the registry in ``digest.delivery.senders``, which imports them (lazily, by kind).
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from digest.errors import SendError
+from digest.errors import SendAborted as SendAborted  # raised by every sender
 from digest.models import Issue, Outgoing, SendResult
 
 if TYPE_CHECKING:
@@ -42,12 +42,3 @@ class ContentSender(Protocol):
     """
 
     def prepare(self, issue: Issue, template: MessageTemplate) -> None: ...
-
-
-class SendAborted(SendError):
-    """The send cannot go on; ``results`` are those of the messages handed over before that."""
-
-    def __init__(self, reason: str, results: Sequence[SendResult] = (), *,
-                 code: int | None = None) -> None:
-        super().__init__(reason, code=code)
-        self.results = tuple(results)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from digest.delivery.senders.base import SendAborted
+from digest.errors import SendAborted
 from digest.models import Outgoing, SendResult
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")

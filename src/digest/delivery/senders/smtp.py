@@ -14,8 +14,7 @@ import ssl
 import time
 from collections.abc import Callable, Sequence
 
-from digest.delivery.senders.base import SendAborted
-from digest.errors import SendError
+from digest.errors import SendAborted, SendError
 from digest.models import Outgoing, SendOutcome, SendResult
 from digest.settings import SmtpSettings
 
