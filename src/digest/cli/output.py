@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from digest.issues.drafts import hold_reason, short_hash
-
 if TYPE_CHECKING:
     from digest.app import Draft, RunReport
     from digest.delivery.report import DeliveryReport
@@ -88,6 +86,8 @@ def run_lines(settings: Settings, report: RunReport) -> Iterator[str]:
 
 def watch_lines(report: RunReport) -> Iterator[str]:
     """Feed alerts, posts that left their feed or were edited, drafts composed again."""
+    from digest.issues.drafts import short_hash  # the issues package loads the renderer
+
     checked = report.watch
     for alert in checked.alerts:
         feed = alert.feed
@@ -104,6 +104,8 @@ def watch_lines(report: RunReport) -> Iterator[str]:
 
 
 def awaiting_lines(report: RunReport) -> Iterator[str]:
+    from digest.issues.drafts import hold_reason, short_hash
+
     issue = report.awaiting
     assert issue is not None
     reason = hold_reason(issue)
@@ -148,6 +150,8 @@ def draft_lines(draft: Draft) -> Iterator[str]:
 
 
 def issue_line(summary: IssueSummary) -> str:
+    from digest.issues.drafts import short_hash
+
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()) if n)
     when = summary.created_at.strftime("%Y-%m-%d %H:%M UTC")
     counts = counts or "no deliveries"
