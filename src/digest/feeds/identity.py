@@ -152,13 +152,26 @@ def _title_key(title: str) -> str:
 
 @dataclass(frozen=True)
 class Known:
-    """A post the store already has from this feed."""
+    """A post the store already has from this feed.
+
+    ``link_key`` and ``guid_key`` are ``link_key(link)`` and ``guid_key(guid)``, computed here
+    when not given: the store keeps them per row, since normalising thousands of stored links
+    on every fetch costs far more than the matching itself.
+    """
 
     key: str
     guid: str | None  # the guid it is recognised by; None when its guid is no identity
     link: str | None
     title: str
     published: datetime | None
+    link_key: str | None = None
+    guid_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.link_key is None and self.link:
+            object.__setattr__(self, "link_key", link_key(self.link))
+        if self.guid_key is None and self.guid:
+            object.__setattr__(self, "guid_key", guid_key(self.guid))
 
 
 @dataclass(frozen=True)
@@ -181,8 +194,8 @@ def match(incoming: Sequence[Incoming], known: Sequence[Known]) -> list[str]:
     result: list[str | None] = [None] * len(incoming)
     taken: set[str] = set()
     by_key = {k.key: k for k in known}
-    by_guid = _index(known, lambda k: guid_key(k.guid) if k.guid else None)
-    by_link = _index(known, lambda k: link_key(k.link) if k.link else None)
+    by_guid = _index(known, lambda k: k.guid_key)
+    by_link = _index(known, lambda k: k.link_key)
     by_title = _index(known, lambda k: _title_date(k.title, k.published))
     incoming_links = Counter(link_key(p.link) for p in incoming if p.link)
     passes: tuple[Callable[[Incoming], list[Known]], ...] = (
