@@ -7,9 +7,10 @@ fetch is, then records the answer. The rules (the README has them as a table):
 1. A post is recognised by its guid, else by its normalised link (``link_key``), within its
    feed. A guid that is itself a URL is compared as a link.
 2. One link normalisation for the whole program: http and https, host case, a leading ``www.``,
-   default ports, a trailing slash, tracking parameters (``utm_*``, ``fbclid``, Medium's
-   ``source=rss...``...) and fragments that do not name a part of the page (``#top``, ``#more-12``,
-   ``#xtor=RSS-1``) are set aside; fragments such as ``#comment-5`` or ``#!/post/3`` are kept.
+   default ports, a trailing slash, empty path segments (``//``), tracking parameters
+   (``utm_*``, ``fbclid``, Medium's ``source=rss...``...) and fragments that do not name a
+   part of the page (``#top``, ``#more-12``, ``#xtor=RSS-1``) are set aside; fragments such as
+   ``#comment-5`` or ``#!/post/3`` are kept.
 3. A guid several different entries of one document share is no identity: those entries are
    keyed by their link (then by title, date and text). A link several different entries share
    (feeds that point every entry at the front page) is no identity either.
@@ -70,7 +71,9 @@ def link_key(url: str) -> str:
     host = (parts.hostname or "").lower().rstrip(".")
     host = host.removeprefix("www.")
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = quote(unquote(parts.path), safe=_SAFE_PATH).rstrip("/")
+    # Empty segments ("//article/1", a generator joining a base that ends in "/") name the
+    # same page on every server a blog runs on.
+    path = re.sub(r"/{2,}", "/", quote(unquote(parts.path), safe=_SAFE_PATH)).rstrip("/")
     query = urlencode([(name, value)
                        for name, value in parse_qsl(parts.query, keep_blank_values=True)
                        if not _is_tracking(name, value)])
