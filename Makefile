@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) bench/send.py
 	$(PY) bench/api.py
 	$(PY) bench/dkim.py
+	$(PY) bench/identity.py
 	$(PY) bench/startup.py
 	$(PY) bench/run.py
 	$(PY) bench/run.py --dkim

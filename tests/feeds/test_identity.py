@@ -19,6 +19,7 @@ DAY = datetime(2024, 3, 5, 9, 0, tzinfo=UTC)
     ("https://blog.example.org/p/1#more-102", "https://blog.example.org/p/1"),
     ("https://blog.example.org/p/1#xtor=RSS-3", "https://blog.example.org/p/1"),
     ("https://blog.example.org/p/%7Ea", "https://blog.example.org/p/~a"),
+    ("http://blog.example.org//article//p1", "https://blog.example.org/article/p1"),
 ])
 def test_spellings_of_one_page_have_one_key(spelled: str, same_as: str) -> None:
     assert link_key(spelled) == link_key(same_as)

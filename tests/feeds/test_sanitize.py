@@ -158,3 +158,14 @@ def test_header_text_is_capped_at_a_word_with_an_ellipsis() -> None:
 ])
 def test_safe_url(url: str | None, expected: str | None) -> None:
     assert safe_url(url) == expected
+
+
+def test_a_link_left_with_nothing_to_click_is_dropped() -> None:
+    """FeedBurner's feedflare buttons lose their images; the empty links must go too."""
+    html = ('<p>Tide out.</p><div class="feedflare"><a href="http://feeds.feedburner.com/~ff/T?a=x">'
+            '<img src="http://feeds.feedburner.com/~ff/T?d=y" width="1" height="1"></a>'
+            '<a href="https://blog.example.org/t"> </a><a href="https://blog.example.org/u">'
+            '<img src="https://blog.example.org/u.png" alt="U"></a></div>')
+    cleaned = clean_html(html)
+    assert "feedburner" not in cleaned and 'href="https://blog.example.org/t"' not in cleaned
+    assert 'href="https://blog.example.org/u"' in cleaned

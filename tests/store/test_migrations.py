@@ -192,3 +192,28 @@ def test_an_unknown_subscriber_status_is_refused(tmp_path: Path) -> None:
         with pytest.raises(SubscriberError, match="unknown subscriber status 'gone'"):
             store.set_subscriber_status("ann@example.org", "gone")  # type: ignore[arg-type]
         assert [s.status for s in store.subscribers()] == ["active"]
+
+
+def test_posts_stored_before_keys_were_kept_get_their_link_and_guid_keys(tmp_path: Path) -> None:
+    """Schema 6 keeps each post's normalised link and guid; rows written by schema 5 get them
+    from the same rules the program uses, so a rewritten feed still matches its old posts."""
+    path = tmp_path / "d.sqlite3"
+    conn = _raw(path)
+    schema.migrate(conn, path, schema.MIGRATIONS[:5])
+    stamp = "2024-02-01T08:00:00.000000+00:00"
+    conn.executescript(f"""
+        INSERT INTO feeds (url, name) VALUES ('https://blog.example.org/feed/', 'Blog');
+        INSERT INTO posts (key, feed_url, title, link, guid, first_seen, updated_at)
+            VALUES ('id:g1', 'https://blog.example.org/feed/', 'One',
+                    'http://www.blog.example.org/one/?utm_source=rss', 'http://blog.example.org/?p=1',
+                    '{stamp}', '{stamp}'),
+                   ('sha256:ab', 'https://blog.example.org/feed/', 'Two', NULL, NULL,
+                    '{stamp}', '{stamp}');
+    """)
+    conn.close()
+    with Store.open(path) as store:
+        rows = store._conn.execute("SELECT key, link_key, guid_key FROM posts ORDER BY key")
+        assert [tuple(row) for row in rows] == [
+            ("id:g1", "https://blog.example.org/one", "https://blog.example.org?p=1"),
+            ("sha256:ab", None, None)]
+    assert _user_version(path) == schema.SCHEMA_VERSION == 6

@@ -67,7 +67,7 @@ def csrf_of(client: TestClient, path: str = "/editor/draft") -> str:
 
 EDITOR_GETS = ["/editor/", "/editor/draft", "/editor/preview/1"]
 EDITOR_POSTS = ["/editor/draft/make", "/editor/draft/edit", "/editor/draft/approve",
-                "/editor/draft/test", "/editor/logout"]
+                "/editor/draft/test", "/editor/draft/already-sent", "/editor/logout"]
 
 
 @pytest.mark.parametrize("path", EDITOR_GETS + EDITOR_POSTS)

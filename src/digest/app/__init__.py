@@ -9,7 +9,8 @@ HTTP transport, progress output) comes in through ``Deps``, so the same code run
 from tests and from the benchmarks.
 
     cron       run (the cron job)              fetching  fetch
-    sending    send, deliver_issue             drafts    draft, edit, approve, open_draft
+    sending    send, deliver_issue             drafts    draft, edit, approve, open_draft,
+                                                        settle_already_sent
     previews   upcoming, write_preview,        checks    check_next, check_file
                send_test, web_version          reports   feed_health, issue_summaries, status
     readers    unsubscribe, add, remove,       signup    request_subscription,
@@ -30,7 +31,16 @@ if TYPE_CHECKING:
     from digest.app.checks import Checked, check_file, check_next
     from digest.app.cron import RunReport, run
     from digest.app.deps import Clock, Deps, make_deps
-    from digest.app.drafts import Drafted, approve, draft, edit, open_draft, stored_issue
+    from digest.app.drafts import (
+        Drafted,
+        approve,
+        draft,
+        edit,
+        looks_already_sent,
+        open_draft,
+        settle_already_sent,
+        stored_issue,
+    )
     from digest.app.fetching import FetchReport, fetch
     from digest.app.messages import preview_recipient
     from digest.app.planning import plan_next
@@ -82,6 +92,8 @@ _WHERE = {
     "draft": "drafts",
     "edit": "drafts",
     "open_draft": "drafts",
+    "looks_already_sent": "drafts",
+    "settle_already_sent": "drafts",
     "stored_issue": "drafts",
     "Draft": "previews",
     "Next": "previews",
@@ -123,10 +135,11 @@ __all__ = [
     "check_next",
     "confirm_subscription", "deliver_issue", "delivery_options", "draft", "draft_next", "edit",
     "feed_health", "fetch", "import_subscribers", "issue_status", "issue_summaries",
-    "list_subscribers", "make_deps", "open_draft", "plan_next", "preview_recipient",
+    "list_subscribers", "looks_already_sent", "make_deps", "open_draft", "plan_next",
+    "preview_recipient",
     "published_issue", "reader_of", "remove_subscriber", "request_subscription", "run", "send",
-    "send_test", "stored_issue", "stored_preview", "test_message", "unsubscribe", "upcoming",
-    "web_version", "write_preview",
+    "send_test", "settle_already_sent", "stored_issue", "stored_preview", "test_message",
+    "unsubscribe", "upcoming", "web_version", "write_preview",
 ]
 
 

@@ -99,10 +99,7 @@ def draft(settings: Settings, deps: Deps, *, fetch: bool = True, rebuild: bool =
                                            deps.clock(), rebuild=rebuild)
         settled: list[resent.Twin] = []
         if already_sent is not None and result is not None:
-            with run_lock(settings.store):
-                settled, result = drafts.settle_already_sent(
-                    store, planner(settings), renderer, settings.digest, deps.clock(),
-                    already_sent)
+            settled, result = _settle(settings, store, deps, renderer, already_sent)
         if result is None:
             return Drafted(None, fetched, nothing_new_message(store.last_issue()),
                            settled=tuple(settled))
@@ -112,6 +109,40 @@ def draft(settings: Settings, deps: Deps, *, fetch: bool = True, rebuild: bool =
                                        intro=intro, subject=subject)
             result = edited if result.state != "made" else DraftResult(edited.issue, "made")
     return Drafted(result, fetched, settled=tuple(settled), twins=tuple(twins))
+
+
+def looks_already_sent(settings: Settings, issue: Issue) -> tuple[resent.Twin, ...]:
+    """The posts of draft ``issue`` that look already sent (same link or title as a post of a
+    sent issue), in the draft's order."""
+    with Store.open(settings.store) as store:
+        return tuple(drafts.already_sent(store, issue))
+
+
+def settle_already_sent(settings: Settings, deps: Deps, issue_id: int,
+                        action: resent.Action) -> Drafted:
+    """Drop the posts of the open draft ``issue_id`` that look already sent (never offered
+    again), or mark them as sent in the issue their twin went out in (``action``), and compose
+    the draft again without them; ``digest draft --already-sent`` does the same.
+
+    Raises ``DraftError`` when ``issue_id`` is not the open draft (it changed since the editor
+    looked: nothing is changed) and ``LockError`` while a run holds the lock."""
+    with _existing_store(settings, issue_id) as store:
+        current = store.open_draft()
+        if current is None or current.id != issue_id:
+            raise DraftError(f"issue {issue_id} is not the open draft any more; look again")
+        settled, result = _settle(settings, store, deps, Renderer(settings.templates), action)
+        if result is None:
+            return Drafted(None, nothing_new=nothing_new_message(store.last_issue()),
+                           settled=tuple(settled))
+        twins = drafts.already_sent(store, result.issue)
+    return Drafted(result, settled=tuple(settled), twins=tuple(twins))
+
+
+def _settle(settings: Settings, store: Store, deps: Deps, renderer: Renderer,
+            action: resent.Action) -> tuple[list[resent.Twin], DraftResult | None]:
+    with run_lock(settings.store):  # composing, like a run: a run at the same time waits
+        return drafts.settle_already_sent(store, planner(settings), renderer, settings.digest,
+                                          deps.clock(), action)
 
 
 def edit(settings: Settings, issue_id: int, *, intro: str | None = None,

@@ -10,7 +10,13 @@
   are dropped: the digest has its own "view more" link.
 - Markup escaped twice (WordPress comment feeds: ``In reply to &lt;a href=…&gt;``) is markup.
 - Block elements and images stand between words: a space keeps the words apart when they go.
-- An enclosure is named, so an episode can be reached: "Listen: MP3, 42 MB".
+- Words that are not the post's own go: figure captions (photo credits such as Medium's "Photo
+  by … on Unsplash", WordPress's ``wp-caption-text``) and a leading heading that repeats the
+  title (Medium and many static sites open the content with it; some feeds' whole description
+  is that heading).
+- An enclosure is named, so an episode can be reached: "Listen: MP3, 42 MB". A picture given as
+  an enclosure (Substack's cover image) is the post's illustration, not something to download:
+  it is not named.
 """
 
 from __future__ import annotations
@@ -74,6 +80,39 @@ def richest(summary: str, content: str) -> str:
     if _only_headings(summary) or summary_words < _FEW_WORDS or _ENDING.search(_text(summary)):
         return content
     return summary
+
+
+def own_words(fragment: str, title: str) -> str:
+    """The fragment without figure captions and without a leading heading that repeats
+    ``title``; "" when nothing else is left."""
+    root = _parse(fragment)
+    if root is None:
+        return fragment
+    captions = [element for element in root.iter()
+                if element.tag == "figcaption" or "wp-caption-text" in (element.get("class") or "")]
+    for element in captions:
+        element.drop_tree()
+    first = next((child for child in root if isinstance(child.tag, str)), None)
+    repeats = (first is not None and first.tag in _HEADINGS and not (root.text or "").strip()
+               and _same_words(first.text_content(), title))
+    if repeats and first is not None:
+        first.drop_tree()
+    if not captions and not repeats:
+        return fragment
+    return _serialise(root) if root.text_content().strip() else ""
+
+
+def _same_words(text: str, title: str) -> bool:
+    return bool(title.strip()) and " ".join(text.casefold().split()) == " ".join(
+        title.casefold().split())
+
+
+def is_picture(url: str, media_type: str | None) -> bool:
+    """An enclosure that is an image (by its type, else by its file name)."""
+    if media_type:
+        return media_type.lower().startswith("image/")
+    suffix = PurePosixPath(urlsplit(url).path).suffix.lower()
+    return suffix in (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 
 
 def drop_endings(fragment: str) -> str:

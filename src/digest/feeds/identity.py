@@ -7,9 +7,10 @@ fetch is, then records the answer. The rules (the README has them as a table):
 1. A post is recognised by its guid, else by its normalised link (``link_key``), within its
    feed. A guid that is itself a URL is compared as a link.
 2. One link normalisation for the whole program: http and https, host case, a leading ``www.``,
-   default ports, a trailing slash, tracking parameters (``utm_*``, ``fbclid``, Medium's
-   ``source=rss...``...) and fragments that do not name a part of the page (``#top``, ``#more-12``,
-   ``#xtor=RSS-1``) are set aside; fragments such as ``#comment-5`` or ``#!/post/3`` are kept.
+   default ports, a trailing slash, empty path segments (``//``), tracking parameters
+   (``utm_*``, ``fbclid``, Medium's ``source=rss...``...) and fragments that do not name a
+   part of the page (``#top``, ``#more-12``, ``#xtor=RSS-1``) are set aside; fragments such as
+   ``#comment-5`` or ``#!/post/3`` are kept.
 3. A guid several different entries of one document share is no identity: those entries are
    keyed by their link (then by title, date and text). A link several different entries share
    (feeds that point every entry at the front page) is no identity either.
@@ -70,7 +71,9 @@ def link_key(url: str) -> str:
     host = (parts.hostname or "").lower().rstrip(".")
     host = host.removeprefix("www.")
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = quote(unquote(parts.path), safe=_SAFE_PATH).rstrip("/")
+    # Empty segments ("//article/1", a generator joining a base that ends in "/") name the
+    # same page on every server a blog runs on.
+    path = re.sub(r"/{2,}", "/", quote(unquote(parts.path), safe=_SAFE_PATH)).rstrip("/")
     query = urlencode([(name, value)
                        for name, value in parse_qsl(parts.query, keep_blank_values=True)
                        if not _is_tracking(name, value)])
@@ -152,13 +155,26 @@ def _title_key(title: str) -> str:
 
 @dataclass(frozen=True)
 class Known:
-    """A post the store already has from this feed."""
+    """A post the store already has from this feed.
+
+    ``link_key`` and ``guid_key`` are ``link_key(link)`` and ``guid_key(guid)``, computed here
+    when not given: the store keeps them per row, since normalising thousands of stored links
+    on every fetch costs far more than the matching itself.
+    """
 
     key: str
     guid: str | None  # the guid it is recognised by; None when its guid is no identity
     link: str | None
     title: str
     published: datetime | None
+    link_key: str | None = None
+    guid_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.link_key is None and self.link:
+            object.__setattr__(self, "link_key", link_key(self.link))
+        if self.guid_key is None and self.guid:
+            object.__setattr__(self, "guid_key", guid_key(self.guid))
 
 
 @dataclass(frozen=True)
@@ -181,8 +197,8 @@ def match(incoming: Sequence[Incoming], known: Sequence[Known]) -> list[str]:
     result: list[str | None] = [None] * len(incoming)
     taken: set[str] = set()
     by_key = {k.key: k for k in known}
-    by_guid = _index(known, lambda k: guid_key(k.guid) if k.guid else None)
-    by_link = _index(known, lambda k: link_key(k.link) if k.link else None)
+    by_guid = _index(known, lambda k: k.guid_key)
+    by_link = _index(known, lambda k: k.link_key)
     by_title = _index(known, lambda k: _title_date(k.title, k.published))
     incoming_links = Counter(link_key(p.link) for p in incoming if p.link)
     passes: tuple[Callable[[Incoming], list[Known]], ...] = (

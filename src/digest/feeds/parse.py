@@ -48,11 +48,12 @@ def parse_feed(feed: Feed, body: bytes, headers: Mapping[str, str]) -> FetchOutc
         feed=feed,
         base=feed_link or own_url,
         default_author=_author_of(meta) or feed.name,
-        thread_prefix=_thread_prefix(parsed.get("namespaces", {})),
+        thread_prefix=_prefix(parsed.get("namespaces", {}), THREAD_NS),
+        feedburner_prefix=_prefix(parsed.get("namespaces", {}), FEEDBURNER_NS),
         markup_titles=not str(parsed.get("version", "")).startswith("atom"),
     )
     items = parsed.get("entries", [])
-    drafts = [_to_post(item, context, _summary_html(item, context.base)) for item in items]
+    drafts = [_to_post(item, context) for item in items]
     keys = identity.entry_keys([identity.Entry(
         (item.get("id") or "").strip(), post.link, post.title, post.published, post.summary_html)
         for item, post in zip(items, drafts, strict=True)])
@@ -148,15 +149,16 @@ def _malformed(exc: xml.sax.SAXParseException) -> str:
     return f"malformed XML at line {exc.getLineNumber()}: {exc.getMessage()}"
 
 
-def _summary_html(item: Any, base: str) -> str:
-    """The summary from the richest source (see ``excerpt``), cleaned, endings dropped, any
-    enclosure named first."""
+def _summary_html(item: Any, base: str, title: str) -> str:
+    """The summary from the richest source (see ``excerpt``), cleaned, without the endings,
+    captions and title heading that are not the post's words; any enclosure named first."""
     detail = item.get("summary_detail")
     contents = item.get("content") or []
     summary = _as_html(detail) if detail else ""
     content = _as_html(contents[0]) if contents else ""
     if not detail and not contents:  # feedparser may give a bare summary and no detail
         summary = _as_html({"value": item.get("summary"), "type": "text/html"})
+    summary, content = excerpt.own_words(summary, title), excerpt.own_words(content, title)
     chosen = excerpt.spaced(excerpt.richest(summary, content))
     cleaned = excerpt.drop_endings(clean_html(_absolute_links(chosen, base) if base else chosen))
     return _enclosure_html(item, base) + cleaned
@@ -174,7 +176,7 @@ def _as_html(detail: Any) -> str:
 def _enclosure_html(item: Any, base: str) -> str:
     for enclosure in item.get("enclosures") or []:
         url = _web_url(urljoin(base, enclosure.get("href") or ""))
-        if url:
+        if url and not excerpt.is_picture(url, enclosure.get("type")):
             label = excerpt.enclosure_label(url, enclosure.get("type"), enclosure.get("length"))
             return clean_html(f'<p><a href="{html.escape(url)}">{html.escape(label)}</a></p>')
     return ""
@@ -198,6 +200,7 @@ def _absolute_links(fragment: str, base: str) -> str:
 
 
 THREAD_NS = "http://purl.org/syndication/thread/1.0"
+FEEDBURNER_NS = "http://rssnamespace.org/feedburner/ext/1.0"
 _FEED_TYPES = ("application/atom+xml", "application/rss+xml", "application/xml", "text/xml")
 
 
@@ -207,12 +210,16 @@ class _Context:
     base: str  # absolute URL relative links resolve against ("" when there is none)
     default_author: str
     thread_prefix: str | None  # the feed's own prefix for RFC 4685 (thr, t, ...)
+    feedburner_prefix: str | None  # the feed's prefix for FeedBurner's namespace
     markup_titles: bool  # RSS titles are HTML by habit; Atom says so with type="html"
 
 
-def _to_post(item: Any, ctx: _Context, summary_html: str) -> Post:
+def _to_post(item: Any, ctx: _Context) -> Post:
     title = _plain_text(item.get("title_detail") or item.get("title"), ctx.markup_titles)
-    link = _first_web_url(ctx.base, item.get("link"), *_reachable(item))
+    # FeedBurner links each entry through its own redirector (feedproxy.google.com, switched
+    # off since) and names the post's own address in <feedburner:origLink>.
+    original = item.get(f"{ctx.feedburner_prefix}_origlink") if ctx.feedburner_prefix else None
+    link = _first_web_url(ctx.base, original, item.get("link"), *_reachable(item))
     published = _published(item)
     replies = [r for r in item.get("links", []) if r.get("rel") == "replies" and r.get("href")]
     feed_replies = [r for r in replies if r.get("type", _FEED_TYPES[0]) in _FEED_TYPES]
@@ -226,7 +233,7 @@ def _to_post(item: Any, ctx: _Context, summary_html: str) -> Post:
         link=link,
         author=_author_of(item) or ctx.default_author,
         published=published,
-        summary_html=summary_html,
+        summary_html=_summary_html(item, ctx.base, title),
         comment_count=_comment_count(item, ctx.thread_prefix, feed_replies + page_replies),
         comments_url=comments_url,
         comments_feed=comments_feed,
@@ -286,9 +293,10 @@ def _parse_count(raw: object) -> int | None:
     return None
 
 
-def _thread_prefix(namespaces: Mapping[str, str]) -> str | None:
+def _prefix(namespaces: Mapping[str, str], namespace: str) -> str | None:
+    """The prefix this feed declares for a namespace; feedparser keys elements by it."""
     for prefix, uri in namespaces.items():
-        if uri.rstrip("/") == THREAD_NS and prefix:
+        if uri.rstrip("/") == namespace.rstrip("/") and prefix:
             return prefix
     return None
 
@@ -313,10 +321,13 @@ def _plain_text(value: Any, markup: bool = False) -> str:
 
 
 def _reachable(item: Any) -> list[str]:
-    """Where an entry without a link can still be reached: its enclosure, else an http(s) id."""
-    hrefs = [str(e.get("href") or "") for e in item.get("enclosures") or []]
+    """Where an entry without a link can still be reached: its enclosure (a recording or a
+    document), else an http(s) id, else its picture."""
+    enclosures = [(str(e.get("href") or ""), e.get("type")) for e in item.get("enclosures") or []]
+    media = [href for href, kind in enclosures if not excerpt.is_picture(href, kind)]
+    pictures = [href for href, kind in enclosures if excerpt.is_picture(href, kind)]
     guid = str(item.get("id") or "").strip()
-    return [*hrefs, guid] if re.match(r"(?i)^https?://", guid) else hrefs
+    return [*media, *([guid] if re.match(r"(?i)^https?://", guid) else []), *pictures]
 
 
 def _hrefs(links: list[Any]) -> list[str]:

@@ -62,7 +62,11 @@ def clean_html(html: str) -> str:
         _fix_image(img)
     for link in list(root.iter("a")):
         href = safe_url(link.get("href"))
-        if href is None:
+        if not link.text_content().strip() and link.find(".//img") is None:
+            # Nothing left to click (FeedBurner's "feedflare" buttons once their images go):
+            # an invisible link, and an empty "[]" in the text version.
+            link.drop_tree()
+        elif href is None:
             link.drop_tag()  # a link going nowhere (or somewhere relative) is just its text
         else:
             link.set("href", href)

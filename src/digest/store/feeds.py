@@ -53,11 +53,14 @@ ON CONFLICT (url) DO UPDATE SET
 # moves only when something did.
 _UPSERT_POST = """
 INSERT INTO posts (key, feed_url, title, link, author, published, summary_html, comment_count,
-                   comments_url, comments_feed, first_seen, updated_at, guid, placed_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   comments_url, comments_feed, first_seen, updated_at, guid, link_key, guid_key,
+                   placed_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
     title = excluded.title,
     link = coalesce(excluded.link, posts.link),
+    link_key = coalesce(excluded.link_key, posts.link_key),
+    guid_key = coalesce(excluded.guid_key, posts.guid_key),
     author = excluded.author,
     published = coalesce(excluded.published, posts.published),
     summary_html = excluded.summary_html,
@@ -86,10 +89,11 @@ def validators(conn: sqlite3.Connection, url: str) -> Validators:
 
 def known_posts(conn: sqlite3.Connection, feed_url: str) -> list[identity.Known]:
     """What the identity rules need of every post the store has from this feed."""
-    rows = conn.execute("SELECT key, guid, link, title, published FROM posts WHERE feed_url = ?",
-                        (feed_url,)).fetchall()
+    rows = conn.execute("SELECT key, guid, link, title, published, link_key, guid_key FROM posts"
+                        " WHERE feed_url = ?", (feed_url,)).fetchall()
     return [identity.Known(row["key"], row["guid"], row["link"], row["title"],
-                           from_db_opt(row["published"])) for row in rows]
+                           from_db_opt(row["published"]), row["link_key"], row["guid_key"])
+            for row in rows]
 
 
 def record_fetch(conn: sqlite3.Connection, outcome: FetchOutcome, now: datetime) -> int:
@@ -126,12 +130,13 @@ def record_fetch(conn: sqlite3.Connection, outcome: FetchOutcome, now: datetime)
 
 def _copies(conn: sqlite3.Connection, feed_url: str, new: list[Post]) -> int:
     """How many of these new posts another feed already brought (the same link)."""
-    links = {identity.link_key(post.link) for post in new if post.link}
+    links = [identity.link_key(post.link) for post in new if post.link]
     if not links:
         return 0
-    others = {identity.link_key(row[0]) for row in conn.execute(
-        "SELECT link FROM posts WHERE feed_url != ? AND link IS NOT NULL", (feed_url,))}
-    return sum(1 for post in new if post.link and identity.link_key(post.link) in others)
+    others = {row[0] for row in conn.execute(
+        "SELECT DISTINCT link_key FROM posts WHERE link_key IN (SELECT value FROM json_each(?))"
+        " AND feed_url != ?", (json.dumps(links), feed_url))}
+    return sum(1 for link in links if link in others)
 
 
 def _record_feed(conn: sqlite3.Connection, outcome: FetchOutcome, stamp: str) -> None:
@@ -154,7 +159,9 @@ def _record_feed(conn: sqlite3.Connection, outcome: FetchOutcome, stamp: str) ->
 def _post_params(post: Post, feed_url: str, stamp: str) -> tuple[object, ...]:
     return (post.key, feed_url, post.title, post.link, post.author,
             to_db_opt(post.published), post.summary_html, post.comment_count, post.comments_url,
-            post.comments_feed, stamp, stamp, post.guid)
+            post.comments_feed, stamp, stamp, post.guid,
+            identity.link_key(post.link) if post.link else None,
+            identity.guid_key(post.guid) if post.guid else None)
 
 
 def feed_rows(conn: sqlite3.Connection) -> list[FeedRow]:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from digest.errors import StoreError
+from digest.feeds import identity
 
 Migration = Sequence[str]
 
@@ -208,7 +209,18 @@ _V5: Migration = (
     "ALTER TABLE posts ADD COLUMN dropped_at TEXT",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5)
+# The normalised link and guid of each post (``feeds.identity.link_key`` and ``guid_key``), kept
+# per row: matching a fetch against a big feed's stored posts, or a new post against every other
+# feed's, would otherwise normalise every stored link again on each fetch. Computed by the program's
+# own functions (``migrate`` lends them to SQLite); when the rules change, a new step recomputes.
+_V6: Migration = (
+    "ALTER TABLE posts ADD COLUMN link_key TEXT",
+    "ALTER TABLE posts ADD COLUMN guid_key TEXT",
+    "UPDATE posts SET link_key = digest_link_key(link), guid_key = digest_guid_key(guid)",
+    "CREATE INDEX posts_link_key ON posts (link_key)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -241,6 +253,7 @@ def migrate(conn: sqlite3.Connection, path: Path,
     # A step may rebuild a table others refer to; the pragma is a no-op inside a transaction.
     foreign_keys = conn.execute("PRAGMA foreign_keys").fetchone()[0]
     conn.execute("PRAGMA foreign_keys = OFF")
+    _lend_functions(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = check_version(conn, path, len(migrations))
@@ -261,6 +274,18 @@ def migrate(conn: sqlite3.Connection, path: Path,
     finally:
         conn.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
     return len(migrations)
+
+
+def _lend_functions(conn: sqlite3.Connection) -> None:
+    """The identity rules, callable from a migration's SQL (NULL in, NULL out)."""
+    def link(value: str | None) -> str | None:
+        return identity.link_key(value) if value else None
+
+    def guid(value: str | None) -> str | None:
+        return identity.guid_key(value) if value else None
+
+    conn.create_function("digest_link_key", 1, link, deterministic=True)
+    conn.create_function("digest_guid_key", 1, guid, deterministic=True)
 
 
 def _has_tables(conn: sqlite3.Connection) -> bool:

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from digest import app
 from digest.errors import ConfigError, LockError, SendError, SubscriberError
 from digest.issues.drafts import short_hash
+from digest.issues.resent import Action
 from digest.web.editor import checked_form, editor_session
 from digest.web.pages import GMAIL_CLIP_BYTES, dark_variant, message, page, web_of
 
@@ -24,6 +25,9 @@ DONE = {
     "unchanged": "Nothing changed: the intro and subject were already those.",
     "approved": "Approved: `digest send` or the next `digest run` sends it.",
     "tested": "Test copy handed to the mail server.",
+    "drop": "Posts that looked already sent were dropped for good; the draft was composed again.",
+    "sent": "Posts that looked already sent were marked as sent in the issues that had them; "
+            "the draft was composed again.",
 }
 
 
@@ -35,6 +39,7 @@ def routes() -> list[BaseRoute]:
         Route("/editor/draft/edit", edit_post, methods=["POST"]),
         Route("/editor/draft/approve", approve_post, methods=["POST"]),
         Route("/editor/draft/test", test_post, methods=["POST"]),
+        Route("/editor/draft/already-sent", already_sent_post, methods=["POST"]),
     ]
 
 
@@ -63,7 +68,8 @@ async def draft_page(request: Request) -> Response:
                        clip_kb=GMAIL_CLIP_BYTES // 1024, clipped=size > GMAIL_CLIP_BYTES,
                        intro=issue.plan.intro_markdown if issue.plan else "",
                        short=short_hash(issue.content_hash),
-                       approved=issue.status == "approved")
+                       approved=issue.status == "approved",
+                       twins=app.looks_already_sent(web.settings, issue))
     return page(request, "draft.html", context)
 
 
@@ -153,3 +159,32 @@ async def test_post(request: Request) -> Response:
         reply = sent.why if isinstance(sent, app.Next) else sent.reply
         return _refused(request, SendError(f"the test copy was not accepted: {reply}"), 502)
     return _back("tested", to=sent.address)
+
+
+_ACTIONS: dict[str, Action] = {"drop": "drop", "sent": "sent"}
+
+
+async def already_sent_post(request: Request) -> Response:
+    """Drop the draft's posts that look already sent, or mark them as sent: one step, the same
+    use case as `digest draft --already-sent`."""
+    checked = await checked_form(request)
+    if isinstance(checked, Response):
+        return checked
+    _, form = checked
+    web = web_of(request)
+    action = _ACTIONS.get(form.get("action", ""))
+    try:
+        if action is None:
+            raise ConfigError("the form says neither drop nor sent")
+        issue_id = _issue_id(form)
+    except ConfigError as exc:
+        return _refused(request, exc, 400)
+    try:
+        settled = await run_in_threadpool(functools.partial(
+            app.settle_already_sent, web.settings, web.deps, issue_id, action))
+    except (ConfigError, LockError) as exc:  # the draft changed, or a run is composing
+        return _refused(request, exc)
+    if settled.result is None:
+        return message(request, "No draft", "Nothing is left for an issue: "
+                       f"{settled.nothing_new}.")
+    return _back(action)
