@@ -128,6 +128,9 @@ class FetchSettings:
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     concurrency: int = 10
+    # comments: fetch, per run: seconds from the first comments feed, and most comments feeds
+    comment_budget: float = 60.0
+    max_comment_feeds: int = 500
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,8 @@ def test_every_key_is_read_into_settings() -> None:
                 messages_per_connection=50, rate_per_second=2.5, max_per_hour=900,
             ),
         ),
-        fetch=FetchSettings(timeout=7.5, max_bytes=1048576, max_redirects=0, concurrency=3),
+        fetch=FetchSettings(timeout=7.5, max_bytes=1048576, max_redirects=0, concurrency=3,
+                            comment_budget=12.5, max_comment_feeds=40),
         subscribers=base / "lists" / "subscribers.csv",
         templates=base / "my-templates",
     )

@@ -44,14 +44,17 @@ class Request:
 
 
 class FeedServer:
-    """Serves routes on an ephemeral port until the `with` block ends."""
+    """Serves routes on an ephemeral port of ``host`` until the `with` block ends.
 
-    def __init__(self) -> None:
+    Another loopback address (127.0.0.2) stands in for an internal host in boundary tests.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
         self.sent: dict[str, int] = {}  # body bytes written per path (stops when the client quits)
         self._lock = threading.Lock()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd = _Server((host, 0), _Handler)
         self._httpd.feed_server = self
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,),
                                         daemon=True)

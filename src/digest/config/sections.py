@@ -349,6 +349,8 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "max_bytes": Field(whole(1, unit="bytes")),
         "max_redirects": Field(whole(0)),
         "concurrency": Field(whole(1, unit="requests at once")),
+        "comment_budget": Field(positive("seconds")),
+        "max_comment_feeds": Field(whole(0, unit="comment feeds per run")),
     },
     "dkim": {
         "domain": Field(hostname, required=True),

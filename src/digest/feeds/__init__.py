@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 
 import httpx
 
+from digest.feeds.comments import CommentBudget, site_of
 from digest.feeds.discover import advertised_feed
 from digest.feeds.fetch import USER_AGENT, Fetched, FetchFailed, fetch_document, make_client
 from digest.feeds.parse import count_entries, parse_feed
-from digest.models import Feed, FetchOutcome, Post, Validators
+from digest.models import Feed, FetchOutcome, Validators
 from digest.settings import FetchSettings
 
 __all__ = ["USER_AGENT", "fetch_feeds", "parse_feed"]
@@ -33,7 +35,8 @@ async def _fetch_all(feeds: Sequence[Feed], validators: Mapping[str, Validators]
                      settings: FetchSettings,
                      transport: httpx.AsyncBaseTransport | None) -> list[FetchOutcome]:
     async with make_client(settings, transport) as client:
-        run = _Run(client, asyncio.Semaphore(max(1, settings.concurrency)), settings)
+        budget = CommentBudget(settings.comment_budget, settings.max_comment_feeds)
+        run = _Run(client, asyncio.Semaphore(max(1, settings.concurrency)), settings, budget)
         return list(await asyncio.gather(
             *(run.feed(feed, validators.get(feed.url) or Validators()) for feed in feeds)))
 
@@ -43,6 +46,7 @@ class _Run:
     client: httpx.AsyncClient
     limit: asyncio.Semaphore  # shared by feeds and comments feeds alike
     settings: FetchSettings
+    comments: CommentBudget
 
     async def feed(self, feed: Feed, old: Validators) -> FetchOutcome:
         try:
@@ -73,10 +77,14 @@ class _Run:
         if outcome.status == "error":
             # Keep the old validators: the next run must fetch and parse the feed again.
             return dataclasses.replace(outcome, validators=old, http_status=fetched.status)
-        posts = outcome.posts
+        posts, notes = outcome.posts, tuple[str, ...]()
         if feed.comments == "fetch":
-            posts = tuple(await asyncio.gather(*(self._count_comments(p) for p in posts)))
-        return dataclasses.replace(outcome, posts=posts, http_status=fetched.status)
+            # The feed's own site: where it is configured and where it says it lives.
+            sites = {site for site in (site_of(feed.url), site_of(outcome.feed_link)) if site}
+            posts, notes = await self.comments.count(
+                posts, sites, functools.partial(self._count_comments, feed))
+        return dataclasses.replace(outcome, posts=posts, http_status=fetched.status,
+                                   warnings=(*outcome.warnings, *notes))
 
     async def _discovered(self, feed: Feed, page: Fetched, outcome: FetchOutcome) -> FetchOutcome:
         """A web page given as the feed URL: follow the feed it advertises, once, and say which
@@ -85,7 +93,9 @@ class _Run:
         if url is None or url in (feed.url, page.url):
             return outcome
         async with self.limit:
-            fetched = await fetch_document(self.client, url, Validators(), self.settings)
+            # Named by the page, not the config: it stays inside the page's boundary.
+            fetched = await fetch_document(self.client, url, Validators(), self.settings,
+                                           named_by=feed.url)
         found = parse_feed(feed, fetched.body, fetched.headers)
         if found.status == "error":
             return dataclasses.replace(outcome, error=f"{outcome.error}; the feed it advertises, "
@@ -96,15 +106,9 @@ class _Run:
         return dataclasses.replace(found, validators=Validators(),
                                    warnings=(note, *found.warnings))
 
-    async def _count_comments(self, post: Post) -> Post:
-        """The post with its comment count taken from its comments feed, when that works."""
-        if not post.comments_feed:
-            return post
-        try:
-            async with self.limit:
-                fetched = await fetch_document(self.client, post.comments_feed, Validators(),
-                                               self.settings)
-        except FetchFailed:
-            return post  # the count stays whatever the feed itself said, possibly unknown
-        count = count_entries(fetched.body, fetched.headers)
-        return post if count is None else dataclasses.replace(post, comment_count=count)
+    async def _count_comments(self, feed: Feed, url: str) -> int | None:
+        """How many entries the comments feed at ``url`` holds; raises FetchFailed."""
+        async with self.limit:
+            fetched = await fetch_document(self.client, url, Validators(), self.settings,
+                                           named_by=feed.url)
+        return count_entries(fetched.body, fetched.headers)

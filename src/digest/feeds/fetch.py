@@ -22,6 +22,7 @@ import httpx
 
 from digest import __version__
 from digest.errors import FetchFailed as FetchFailed  # raised here
+from digest.feeds.boundary import HOME, BoundaryTransport, Refused
 from digest.models import Validators
 from digest.settings import FetchSettings
 
@@ -34,6 +35,10 @@ ACCEPT_ENCODING = "gzip, deflate"
 # A server dribbling bytes just fast enough to dodge the read timeout still gets cut off.
 TOTAL_TIMEOUT_FACTOR = 3
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class OutsideBoundary(FetchFailed):
+    """The address is internal and the configured feed is not on it (``digest.feeds.boundary``)."""
 
 
 class _BodyTooLarge(Exception):
@@ -59,27 +64,40 @@ def _ssl_context() -> ssl.SSLContext:
 
 def make_client(settings: FetchSettings,
                 transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """The one client of a run: it holds the connection pool and the SSL context."""
+    """The one client of a run: it holds the connection pools and the SSL context.
+
+    Without a ``transport`` given, requests go through ``BoundaryTransport``: a feed reaches
+    loopback, private and other internal addresses only when it is configured on one.
+    """
+    limits = httpx.Limits(max_connections=max(1, settings.concurrency))
     return httpx.AsyncClient(
-        transport=transport,
+        transport=transport or BoundaryTransport(_ssl_context(), limits),
         verify=_ssl_context(),
         timeout=httpx.Timeout(settings.timeout),
         follow_redirects=False,  # followed by hand, to cap them and to name a loop
         headers={"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
-        limits=httpx.Limits(max_connections=max(1, settings.concurrency)),
+        limits=limits,
     )
 
 
 async def fetch_document(client: httpx.AsyncClient, url: str, validators: Validators,
-                         settings: FetchSettings) -> Fetched:
-    """Fetch a feed from the web or from disk, or raise FetchFailed saying why not."""
+                         settings: FetchSettings, *, named_by: str | None = None) -> Fetched:
+    """Fetch a feed from the web or from disk, or raise FetchFailed saying why not.
+
+    ``named_by``: the configured feed URL when ``url`` was named by that feed's content (a
+    comments feed); such a URL must be http(s), and it reaches internal addresses only where
+    the configured feed itself is. A configured feed is its own home.
+    """
+    if named_by is not None and urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise FetchFailed(url, "only http(s) addresses named by a feed are fetched")
     path = local_path(url)
     if path is not None:
         return await asyncio.to_thread(read_file, url, path, validators, settings.max_bytes)
+    home = named_by or url
     total = settings.timeout * TOTAL_TIMEOUT_FACTOR
     try:
         async with asyncio.timeout(total):
-            return await _get(client, url, validators, settings)
+            return await _get(client, url, validators, settings, home)
     except TimeoutError:
         raise FetchFailed(url, f"timed out: no complete answer after {total:g} s") from None
     except httpx.ConnectTimeout as exc:
@@ -95,7 +113,7 @@ async def fetch_document(client: httpx.AsyncClient, url: str, validators: Valida
 
 
 async def _get(client: httpx.AsyncClient, url: str, validators: Validators,
-               settings: FetchSettings) -> Fetched:
+               settings: FetchSettings, home: str) -> Fetched:
     headers = {}
     if validators.etag:
         headers["If-None-Match"] = validators.etag
@@ -103,12 +121,22 @@ async def _get(client: httpx.AsyncClient, url: str, validators: Validators,
         headers["If-Modified-Since"] = validators.last_modified
     visited = [url]
     for _ in range(settings.max_redirects + 1):
-        async with client.stream("GET", visited[-1], headers=headers) as response:
-            target = _redirect_target(url, visited, response)
-            if target is None:
-                return await _finish(url, response, settings.max_bytes)
+        try:
+            async with client.stream("GET", visited[-1], headers=headers,
+                                     extensions={HOME: home}) as response:
+                target = _redirect_target(url, visited, response)
+                if target is None:
+                    return await _finish(url, response, settings.max_bytes)
+        except Refused as exc:
+            raise OutsideBoundary(url, _refusal(visited, exc)) from exc
         visited.append(target)
     raise FetchFailed(url, f"too many redirects ({settings.max_redirects})")
+
+
+def _refusal(visited: list[str], exc: Refused) -> str:
+    how = f"redirected to {visited[-1]}, which" if len(visited) > 1 else "it"
+    return (f"refused: {how} is on a {exc.kind} address ({exc.address}); only a feed "
+            "configured on that host may reach it")
 
 
 def _redirect_target(url: str, visited: list[str], response: httpx.Response) -> str | None:
