@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import httpx
 
+from digest.feeds.bounds import bound_outcome, bound_runs
 from digest.feeds.comments import CommentBudget, site_of
 from digest.feeds.discover import advertised_feed
 from digest.feeds.fetch import USER_AGENT, Fetched, FetchFailed, fetch_document, make_client
@@ -49,6 +50,10 @@ class _Run:
     comments: CommentBudget
 
     async def feed(self, feed: Feed, old: Validators) -> FetchOutcome:
+        """The feed's outcome, every text in it bounded (``digest.feeds.bounds``)."""
+        return bound_outcome(await self._outcome(feed, old))
+
+    async def _outcome(self, feed: Feed, old: Validators) -> FetchOutcome:
         try:
             return await self._feed(feed, old)
         except FetchFailed as exc:
@@ -71,7 +76,7 @@ class _Run:
                                or old.last_modified)
             return FetchOutcome(feed=feed, status="not_modified", validators=fresh,
                                 http_status=304)
-        outcome = parse_feed(feed, fetched.body, fetched.headers)
+        outcome = parse_feed(feed, bound_runs(fetched.body), fetched.headers)
         if outcome.status == "error" and feed.url.startswith(("http://", "https://")):
             outcome = await self._discovered(feed, fetched, outcome)
         if outcome.status == "error":
@@ -96,7 +101,7 @@ class _Run:
             # Named by the page, not the config: it stays inside the page's boundary.
             fetched = await fetch_document(self.client, url, Validators(), self.settings,
                                            named_by=feed.url)
-        found = parse_feed(feed, fetched.body, fetched.headers)
+        found = parse_feed(feed, bound_runs(fetched.body), fetched.headers)
         if found.status == "error":
             return dataclasses.replace(outcome, error=f"{outcome.error}; the feed it advertises, "
                                        f"{url}, failed too: {found.error}")
@@ -111,4 +116,4 @@ class _Run:
         async with self.limit:
             fetched = await fetch_document(self.client, url, Validators(), self.settings,
                                            named_by=feed.url)
-        return count_entries(fetched.body, fetched.headers)
+        return count_entries(bound_runs(fetched.body), fetched.headers)

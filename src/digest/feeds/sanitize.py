@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import lxml.html
 import nh3
 
+from digest.feeds.bounds import bound_attribute, shorten
+
 ALLOWED_TAGS = frozenset(
     {"p", "br", "b", "strong", "i", "em", "a", "ul", "ol", "li", "blockquote", "code", "pre",
      "img", "h3", "h4"}
@@ -34,6 +36,7 @@ _FIRST_PASS = nh3.Cleaner(
     tags=set(ALLOWED_TAGS), clean_content_tags=set(DROPPED_WITH_CONTENT),
     attributes={**_ATTRIBUTES, "img": _ATTRIBUTES["img"] | {"style"}},
     url_schemes=set(URL_SCHEMES), strip_comments=True, link_rel=None,
+    attribute_filter=bound_attribute,  # a 1 MB alt text must not reach the email
 )
 _FINAL_PASS = nh3.Cleaner(
     tags=set(ALLOWED_TAGS), clean_content_tags=set(DROPPED_WITH_CONTENT), attributes=_ATTRIBUTES,
@@ -123,19 +126,7 @@ def clean_header_text(text: str, limit: int = 150) -> str:
     collapsed = " ".join("".join(chars).split())
     while "=?" in collapsed:
         collapsed = collapsed.replace("=?", "= ?")
-    return _shorten(collapsed, limit)
-
-
-def _shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    if limit <= 1:
-        return text[:limit]
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
+    return shorten(collapsed, limit)
 
 
 _URL_CONTROL = re.compile(r"[\x00-\x1f\x7f]")

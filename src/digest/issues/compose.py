@@ -23,6 +23,7 @@ from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from digest.errors import ConfigError
+from digest.feeds.bounds import bound
 from digest.feeds.identity import link_key
 from digest.issues.discussed import heading, most_discussed
 from digest.issues.i18n import ENGLISH, Messages, for_digest
@@ -135,8 +136,9 @@ def format_subject(template: str, title: str, now: datetime, count: int,
         known = ", ".join("{" + name + "}" for name in SUBJECT_PLACEHOLDERS)
         raise ConfigError(f"bad placeholder in {template!r} ({exc}); known: {known}",
                           key="digest.subject") from exc
-    # Titles come from feeds and may carry newlines; a subject is one line.
-    return " ".join(subject.split())
+    # Titles come from feeds and may carry newlines; a subject is one line, of bounded length
+    # (it is also the HTML <title> and the message's aria-label).
+    return bound(" ".join(subject.split()), "subject")
 
 
 class _SubjectFormatter(string.Formatter):

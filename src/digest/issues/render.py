@@ -23,6 +23,7 @@ from markupsafe import Markup
 from premailer import Premailer
 
 from digest.errors import RenderError
+from digest.feeds.bounds import bound
 from digest.feeds.summary import clean_summary, html_to_text, truncate_html, wrap_text
 from digest.issues.discussed import HEADINGS as DISCUSSED_HEADINGS
 from digest.issues.discussed import DiscussedView
@@ -251,7 +252,8 @@ _DISCUSSED_KEYS = {text: f"discussed_{kind or 'since_last'}"
 
 def _discussed_view(item: DiscussedPost, messages: Messages) -> DiscussedView:
     shown = discussed_view(item)
-    return replace(shown, title=" ".join(item.post.title.split()) or messages("untitled"),
+    title = bound(" ".join(item.post.title.split()), "title")
+    return replace(shown, title=title or messages("untitled"),
                    gained_label=messages("gained", count=item.gained))
 
 
@@ -262,14 +264,15 @@ def _discussed_heading(heading: str, messages: Messages) -> str:
 
 def _post_view(post: Post, words: int, messages: Messages = ENGLISH) -> PostView:
     summary, truncated = truncate_html(clean_summary(post.summary_html), words)
+    author = bound(post.author, "author")  # posts stored before texts were bounded at fetch
     return PostView(
-        title=post.title.strip() or messages("untitled"),
+        title=bound(post.title.strip(), "title") or messages("untitled"),
         link=post.link,
-        author=post.author,
+        author=author,
         comment_count=post.comment_count,
         comments_url=post.comments_url,
         published=post.published,
-        byline=byline(post.author, post.comment_count, messages),
+        byline=byline(author, post.comment_count, messages),
         summary_html=Markup(summary),
         summary_text=html_to_text(summary),
         truncated=truncated,
