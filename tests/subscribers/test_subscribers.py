@@ -112,12 +112,41 @@ def test_names_lose_control_characters_and_line_breaks() -> None:
     assert rows == [SubscriberRow("ann@example.org", "Ann Bcc: x@evil.example", 1)]
 
 
-def test_malformed_csv_stops_with_the_line_it_started_on() -> None:
-    text = 'ann@example.org,Ann\n"bob@example.org,Bob\ncarol@example.org,Carol\n'
+def test_a_stray_quote_costs_its_own_line_only() -> None:
+    text = ('ann@example.org,Ann\n"bob@example.org,Bob\ncarol@example.org,Carol\n'
+            'dan@example.org,Dan "the man\n"eve@example.org"x,Eve\nfay@example.org,Fay"\n')
     rows, errors = parse_csv(text, source="s.csv")
-    assert rows == [SubscriberRow("ann@example.org", "Ann", 1)]
-    assert len(errors) == 1
-    assert errors[0].startswith("s.csv:2: this line is not valid CSV")
+    assert [(r.email, r.line) for r in rows] == [
+        ("ann@example.org", 1), ("carol@example.org", 3), ("dan@example.org", 4),
+        ("fay@example.org", 6)]
+    assert rows[2].name == 'Dan "the man'  # a quote inside an unquoted field is just a character
+    assert errors == [
+        's.csv:2: this line is not valid CSV (a quoted field is never closed: a stray " '
+        "perhaps); skipped, the lines after it are read",
+        "s.csv:5: this line is not valid CSV (',' expected after '\"'); skipped, the lines "
+        "after it are read"]
+
+
+def test_999_valid_rows_survive_a_stray_quote_and_a_megabyte_field() -> None:
+    lines = [f"reader{i}@example.org,Reader {i}" for i in range(999)]
+    lines.insert(10, '"stray@example.org,Stray')
+    lines.insert(500, "huge@example.org," + "x" * (1 << 20))
+    lines.insert(700, 'open@example.org,"never closed')  # then 20 lines tried as its name
+    rows, errors = parse_csv("email,name\n" + "\n".join(lines) + "\n", source="s.csv")
+    assert len(rows) == 999 and all(r.email.startswith("reader") for r in rows)
+    assert len(errors) == 3
+    assert [e.split(" (")[0] for e in errors[:3]] == [
+        "s.csv:12: this line is not valid CSV", "s.csv:502: this line is not valid CSV",
+        "s.csv:702: this line is not valid CSV"]
+    assert "longer than 64 KB" in errors[1]
+    assert "a stray \" perhaps; it would run over more than 20 lines" in errors[2]
+
+
+def test_a_quoted_name_may_span_lines() -> None:
+    rows, errors = parse_csv('a@example.org,"Ann\nLee"\nb@example.org,Bob\n', source="s.csv")
+    assert errors == []
+    assert rows == [SubscriberRow("a@example.org", "Ann Lee", 1),
+                    SubscriberRow("b@example.org", "Bob", 3)]
 
 
 def test_errors_show_control_characters_escaped() -> None:

@@ -73,7 +73,7 @@ def list_(obj: Context, status: SubscriberStatus | None) -> int:
     from digest import app
 
     for subscriber in app.list_subscribers(obj.settings, status):
-        click.echo(f"{subscriber.email}\t{subscriber.name}\t{subscriber.status}")
+        click.echo(output.subscriber_line(subscriber))
     return EXIT_OK
 
 

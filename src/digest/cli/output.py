@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from digest.app import Draft, RunReport
     from digest.delivery.report import DeliveryReport
-    from digest.models import FetchOutcome, Issue
+    from digest.models import FetchOutcome, Issue, Subscriber
     from digest.settings import Settings
     from digest.store import ImportReport, IssueSummary
 
@@ -167,3 +168,29 @@ def status_lines(summary: IssueSummary) -> Iterator[str]:
         yield "Most common failure replies:"
         for reply, count in summary.top_errors:
             yield f"  {count:>6}  {reply}"
+
+
+# Spreadsheets run a cell starting with these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Format characters that belong in names (Persian ZWNJ, emoji ZWJ sequences): shown as they are.
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def subscriber_line(subscriber: Subscriber) -> str:
+    """"email<TAB>name<TAB>status", each cell safe to paste into a spreadsheet or a terminal."""
+    return "\t".join(safe_cell(value) for value in (subscriber.email, subscriber.name,
+                                                     subscriber.status))
+
+
+def safe_cell(text: str) -> str:
+    """Text for one cell of tab-separated output.
+
+    Control, format and separator characters (C0, C1, DEL, bidi marks, overrides and isolates,
+    U+2028/2029; not the joiners ZWJ and ZWNJ) are shown as ``\\uXXXX`` escapes, so they can
+    neither steer the terminal nor reorder what is shown; a cell a spreadsheet would run as a
+    formula (starting with ``= + - @``, tab or CR) gets a leading ``'``.
+    """
+    if text.startswith(_FORMULA_START):
+        text = "'" + text
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")
+                   and c not in _JOINERS else c for c in text)

@@ -143,18 +143,52 @@ def parse_csv(text: str, *, source: str) -> tuple[list[SubscriberRow], list[str]
     return merge_duplicates(rows), errors
 
 
+# A record (one row, possibly over several lines inside quotes) longer than this is refused
+# before the csv module sees it; it stays below csv.field_size_limit()'s default of 128 KB,
+# which is process-wide and so left alone.
+MAX_RECORD_CHARS = 64 * 1024
+MAX_RECORD_LINES = 20  # a quoted name spanning more lines is a stray quote, not a name
+_INSIDE_QUOTES = "unexpected end of data"  # csv's strict mode: the text ended inside quotes
+_STRAY_QUOTE = 'a quoted field is never closed: a stray " perhaps'
+
+
 def _records(text: str, source: str, errors: list[str]) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank CSV records with the line each starts on; a malformed file stops the reading."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    start = 1
-    try:
-        for cells in reader:
-            if any(cell.strip() for cell in cells):
-                yield start, cells
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        errors.append(f"{source}:{start}: this line is not valid CSV ({exc}); "
-                      "nothing after it was read")
+    """Non-blank CSV records with the line each starts on; each bad line is reported (in
+    ``errors``) and skipped, and reading goes on at the next line, so a stray quote or a huge
+    field costs that line only."""
+    lines = io.StringIO(text, newline="").readlines()  # \n, \r\n or \r, as csv reads them
+    start = 0
+    while start < len(lines):
+        span, cells, problem = _record_at(lines, start)
+        if problem:
+            errors.append(f"{source}:{start + 1}: this line is not valid CSV ({problem}); "
+                          "skipped, the lines after it are read")
+            start += 1
+            continue
+        if any(cell.strip() for cell in cells):
+            yield start + 1, cells
+        start += span
+
+
+def _record_at(lines: list[str], start: int) -> tuple[int, list[str], str]:
+    """(lines used, cells, "") for the record starting at ``lines[start]``, or (0, [], why).
+
+    A record goes on to the next line only while the csv module says it ended inside a quoted
+    field (a name with a line break in quotes); so a stray quote fails on its own line.
+    """
+    chunk = ""
+    for span in range(1, MAX_RECORD_LINES + 1):
+        chunk += lines[start + span - 1]
+        if len(chunk) > MAX_RECORD_CHARS:
+            return 0, [], f"longer than {MAX_RECORD_CHARS // 1024} KB"
+        try:
+            records = list(csv.reader(io.StringIO(chunk, newline=""), strict=True))
+        except csv.Error as exc:
+            if str(exc) == _INSIDE_QUOTES and start + span < len(lines):
+                continue
+            return 0, [], _STRAY_QUOTE if span > 1 or str(exc) == _INSIDE_QUOTES else str(exc)
+        return span, records[0] if records else [], ""
+    return 0, [], f"{_STRAY_QUOTE}; it would run over more than {MAX_RECORD_LINES} lines"
 
 
 def _header(cells: list[str]) -> tuple[int, int | None] | None:
