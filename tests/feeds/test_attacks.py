@@ -71,5 +71,6 @@ def test_run_reports_a_refused_redirect_and_left_out_comment_feeds(
     assert result.code != 0
     assert (f"FAILED    127.0.0.1 ({server.url('/moved')}): refused: redirected to "
             f"{internal.url('/admin')}, which is on a loopback address (127.0.0.2)") in result.out
-    assert ("127.0.0.1: comment feeds: 0 of 30 fetched; 30 left out (30 the run's time budget "
-            "for comment feeds was spent); fetch.comment_budget is 0.5 s") in result.out
+    assert (f"WARNING   127.0.0.1 ({server.url('/blog')}): comment feeds: 0 of 30 fetched; 30 "
+            "left out (30 the run's time budget for comment feeds was spent); "
+            "fetch.comment_budget is 0.5 s") in result.out
