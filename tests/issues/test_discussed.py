@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -120,7 +121,8 @@ def test_compose_adds_the_section_only_when_enabled_and_there_was_an_issue() -> 
     assert keys(plan.discussed) == [("old", 12)]
     assert plan.discussed_heading == "Most discussed this week"
     off = replace(DIGEST, most_discussed=MostDiscussedSettings(enabled=False, size=3))
-    assert plan_issue([new_post("n1")], PREVIOUS, off, T1, history=history).discussed == ()
+    plain = plan_issue([new_post("n1")], PREVIOUS, off, T1, history=history)
+    assert plain is not None and plain.discussed == ()
     first = plan_issue([new_post("n1")], None, DIGEST, T1, history=history)
     assert first is not None and first.discussed == ()
 
@@ -149,7 +151,7 @@ def make_issue(store: Store, keys: list[str], when: datetime) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     with Store.open(tmp_path / "digest.sqlite3") as opened:
         yield opened
 

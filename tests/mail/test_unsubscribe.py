@@ -72,7 +72,7 @@ def _digest(config: Path, *args: str, secret: str | None = SECRET) -> Result:
 
 
 def _https_link(message: EmailMessage) -> str:
-    uris = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))
+    uris: list[str] = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))
     [https] = [u for u in uris if u.startswith("https://")]
     return https
 
