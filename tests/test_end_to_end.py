@@ -33,12 +33,6 @@ def feeds() -> Iterator[FeedServer]:
         yield server
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer(CountingHandler(keep=True)) as server:
-        yield server
-
-
 def test_run_delivers_the_digest_once_to_every_subscriber(tmp_path: Path, feeds: FeedServer,
                                                           smtp: SmtpServer) -> None:
     config = write_config(tmp_path, [feeds.url("/wp.rss"), feeds.url("/t.atom")],

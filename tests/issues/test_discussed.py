@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from lxml import html as lxml_html
 
 from digest.issues.compose import History, plan_issue, same_post_link
@@ -148,12 +145,6 @@ def fetched(store: Store, when: datetime, *posts: Post) -> None:
 def make_issue(store: Store, keys: list[str], when: datetime) -> None:
     rendered = RenderedIssue(subject="s", html="h", text="t", preheader="", post_count=1)
     store.create_issue(keys, rendered, when)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "digest.sqlite3") as opened:
-        yield opened
 
 
 def test_store_gives_counts_at_both_instants_for_posts_that_changed(store: Store) -> None:
