@@ -8,6 +8,7 @@ import html
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,19 +23,13 @@ SUBSCRIBERS = {"ann@example.org", "bob@example.org", "cy@example.org"}
 
 
 @pytest.fixture
-def feeds() -> FeedServer:
+def feeds() -> Iterator[FeedServer]:
     with FeedServer() as server:
         server.route("/wp.rss", Route(body=(DATA / "wordpress.rss").read_bytes(), etag='"w1"'))
         server.route("/t.atom", Route(body=(DATA / "thread-prefix.atom").read_bytes(),
                                       content_type="application/atom+xml"))
         server.route("/hostile.rss", Route(body=(DATA / "hostile.rss").read_bytes()))
         server.route("/broken.rss", Route(status=500, body=b"oops"))
-        yield server
-
-
-@pytest.fixture
-def smtp() -> SmtpServer:
-    with SmtpServer(CountingHandler(keep=True)) as server:
         yield server
 
 

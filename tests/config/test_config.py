@@ -24,6 +24,7 @@ from digest.settings import (
     Settings,
     SmtpSettings,
 )
+from support.configs import HEAD
 
 DATA = Path(__file__).parents[1] / "data" / "config"
 REPO = Path(__file__).resolve().parents[2]
@@ -31,14 +32,6 @@ SECRET = "correct horse battery staple"
 ENV = {"DIGEST_TEST_SMTP_PASSWORD": SECRET, "HOME": "/home/editor"}
 BAD = sorted(path.name for path in (DATA / "bad").glob("*.yaml"))
 
-HEAD = """\
-digest:
-  title: Example Blog weekly
-  from: "Example Blog <digest@example.org>"
-  site_url: https://example.org/
-feeds:
-  - url: https://example.org/feed/
-"""
 
 
 def _expectations(sample: Path) -> list[tuple[int, str]]:

@@ -10,16 +10,9 @@ import pytest
 from digest.config import load
 from digest.errors import ConfigError
 from digest.settings import ApiSettings
+from support.configs import HEAD
 
 SECRET = "pm-5ecret-t0ken"
-HEAD = """\
-digest:
-  title: Example Blog weekly
-  from: "Example Blog <digest@example.org>"
-  site_url: https://example.org/
-feeds:
-  - url: https://example.org/feed/
-"""
 
 
 def _write(folder: Path, sender: str) -> Path:

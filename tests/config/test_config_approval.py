@@ -10,15 +10,7 @@ import pytest
 from digest.config import load
 from digest.errors import ConfigError
 from digest.settings import Settings
-
-HEAD = """\
-digest:
-  title: Example Blog weekly
-  from: "Example Blog <digest@example.org>"
-  site_url: https://example.org/
-feeds:
-  - url: https://example.org/feed/
-"""
+from support.configs import HEAD
 
 
 def _load(tmp_path: Path, extra: str = "") -> Settings:

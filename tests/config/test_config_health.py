@@ -10,16 +10,8 @@ import pytest
 from digest.config import load
 from digest.errors import ConfigError
 from digest.settings import HealthSettings, Settings
+from support.configs import HEAD
 from support.e2e import digest, write_config
-
-HEAD = """\
-digest:
-  title: Example Blog weekly
-  from: "Example Blog <digest@example.org>"
-  site_url: https://example.org/
-feeds:
-  - url: https://example.org/feed/
-"""
 
 
 def _load(tmp_path: Path, extra: str = "") -> Settings:

@@ -11,18 +11,10 @@ from lxml import html as lxml_html
 
 from digest.config import load
 from digest.errors import ConfigError
+from support.configs import DIGEST, FEEDS
 from support.e2e import DATA, digest, parse, parts, write_config
 
-HEAD = """\
-digest:
-  title: Example Blog weekly
-  from: "Example Blog <digest@example.org>"
-  site_url: https://example.org/
-"""
-FEEDS = """\
-feeds:
-  - url: https://example.org/feed/
-"""
+HEAD = DIGEST
 
 
 def write(folder: Path, digest_lines: str) -> Path:

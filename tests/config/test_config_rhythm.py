@@ -12,18 +12,10 @@ from digest.config import load
 from digest.errors import ConfigError
 from digest.models import Schedule
 from digest.settings import MostDiscussedSettings
+from support.configs import DIGEST, FEEDS
 from support.e2e import digest, write_config
 
-HEAD = """\
-digest:
-  title: Example Blog weekly
-  from: "Example Blog <digest@example.org>"
-  site_url: https://example.org/
-"""
-FEEDS = """\
-feeds:
-  - url: https://example.org/feed/
-"""
+HEAD = DIGEST
 
 
 def write(folder: Path, digest_lines: str = "", top: str = "") -> Path:

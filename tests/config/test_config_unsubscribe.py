@@ -16,25 +16,14 @@ from digest.mail import addressing
 from digest.mail.tokens import read_unsubscribe_token
 from digest.models import Subscriber
 from digest.settings import Settings
-from support.dkimkeys import DkimKey, make_key
+from support.configs import DIGEST, FEEDS
+from support.dkimkeys import DkimKey
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 SECRET = "a-long-enough-secret-for-tests"
 ENV = {"DIGEST_SECRET": SECRET}
-HEAD = """\
-digest:
-  title: Example Blog weekly
-  from: "Example Blog <digest@example.org>"
-  site_url: https://example.org/
-{digest}feeds:
-  - url: https://example.org/feed/
-{rest}"""
+HEAD = DIGEST + "{digest}" + FEEDS + "{rest}"
 PAGE = "  unsubscribe_url: https://example.org/unsubscribe\n"
-
-
-@pytest.fixture(scope="module")
-def key() -> DkimKey:
-    return make_key()
 
 
 def _load(folder: Path, digest: str = "", rest: str = "",

@@ -11,15 +11,9 @@ from digest.config import load
 from digest.errors import ConfigError
 from digest.issues.notice import approve_link
 from digest.models import Issue
+from support.configs import DIGEST, FEEDS
 
-HEAD = """\
-digest:
-  title: Example Blog weekly
-  from: "Example Blog <digest@example.org>"
-  site_url: https://example.org/
-{digest}feeds:
-  - url: https://example.org/feed/
-"""
+HEAD = DIGEST + "{digest}" + FEEDS
 ISSUE = Issue(id=3, subject="s", html="", text="", created_at=datetime(2026, 1, 1, tzinfo=UTC),
               status="draft", post_keys=())
 

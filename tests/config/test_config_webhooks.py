@@ -12,17 +12,10 @@ from digest.config import load
 from digest.errors import ConfigError
 from digest.settings import WebhookSettings
 from digest.subscribers.webhooks import WebhookSecrets
+from support.configs import HEAD
 from support.webhook_samples import MAILGUN_KEY, POSTMARK_AUTH, sendgrid_keys
 
 _, PUBLIC = sendgrid_keys()
-HEAD = """\
-digest:
-  title: Example Blog weekly
-  from: "Example Blog <digest@example.org>"
-  site_url: https://example.org/
-feeds:
-  - url: https://example.org/feed/
-"""
 FULL = """\
 webhooks:
   mailgun_signing_key_env: MG_SIGNING

@@ -23,7 +23,7 @@ from digest.models import (
     RenderedIssue,
 )
 from digest.settings import ApiSettings
-from support.fakeapis import LIMITS, MAX_BYTES, FakeApi
+from support.fakeapis import LIMITS, MAX_BYTES, FakeApi, api_kind
 
 NOW = datetime(2024, 5, 6, 7, 0, tzinfo=UTC)
 FROM = "Example Blog <digest@example.org>"
@@ -47,7 +47,7 @@ def prepared(fake: FakeApi, kb: int, n: int,
                   "sending", ())
     template = MessageTemplate.build(issue_content, from_addr=FROM, list_id="blog.example.org",
                                      reply_to=None, date=NOW, list_unsubscribe_mailto=None)
-    settings = ApiSettings(kind=fake.provider, token=fake.token, base_url=fake.base_url,
+    settings = ApiSettings(kind=api_kind(fake.provider), token=fake.token, base_url=fake.base_url,
                            token_env="TOKEN",
                            domain=fake.domain if fake.provider == "mailgun" else None)
     sender = CLASSES[fake.provider](settings, attempts=1, max_request_bytes=max_request_bytes)

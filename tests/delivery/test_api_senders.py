@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ from digest.settings import API_BATCH_LIMITS, ApiSettings, DigestSettings, Sende
 from digest.store import Store
 from digest.subscribers import SubscriberRow
 from support.e2e import DATA, expected_posts, write_config
-from support.fakeapis import Delivered, FakeApi
+from support.fakeapis import Delivered, FakeApi, api_kind
 from support.feedserver import FeedServer, Route
 
 NOW = datetime(2024, 5, 6, 7, 0, tzinfo=UTC)
@@ -72,12 +73,12 @@ def recipient_for(row: Delivery) -> Recipient:
     return Recipient(row.email, row.name, unsubscribe_url(row.subscriber_id))
 
 
-def api_settings(fake: FakeApi, **more: object) -> ApiSettings:
-    values: dict[str, object] = {"kind": fake.provider, "token": fake.token,
-                                 "base_url": fake.base_url, "token_env": ENV_NAMES[fake.provider],
-                                 "domain": fake.domain if fake.provider == "mailgun" else None}
-    values.update(more)
-    return ApiSettings(**values)  # type: ignore[arg-type]
+def api_settings(fake: FakeApi, **more: Any) -> ApiSettings:
+    """The settings that send through ``fake``; ``more`` replaces any field (checked by replace)."""
+    settings = ApiSettings(kind=api_kind(fake.provider), token=fake.token,
+                           base_url=fake.base_url, token_env=ENV_NAMES[fake.provider],
+                           domain=fake.domain if fake.provider == "mailgun" else None)
+    return replace(settings, **more)
 
 
 class Sleeps(list[float]):

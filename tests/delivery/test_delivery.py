@@ -174,18 +174,19 @@ def test_refused_login_sends_nothing(ledger: tuple[Store, Issue]) -> None:
     assert store.delivery_counts(issue.id)["pending"] == 150
 
 
-def test_server_lost_midway_records_exactly_what_went_out(ledger: tuple[Store, Issue]) -> None:
+def test_server_lost_midway_records_exactly_what_went_out(ledger: tuple[Store, Issue],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     store, issue = ledger
     handler = CountingHandler()
     with SmtpServer(handler) as server:
         original = handler.handle_DATA
 
-        async def stop_after_60(*args: Any) -> str:
+        async def stop_after_60(smtp_server: Any, session: Any, envelope: Any) -> str:
             if handler.total >= 59:
                 server.stop_listening()
-            return await original(*args)
+            return await original(smtp_server, session, envelope)
 
-        handler.handle_DATA = stop_after_60  # type: ignore[method-assign]
+        monkeypatch.setattr(handler, "handle_DATA", stop_after_60)
         with pytest.raises(SendError, match="cannot connect"):
             run(store, issue, smtp_factory(server, messages_per_connection=5), connections=2)
     counts = store.delivery_counts(issue.id)

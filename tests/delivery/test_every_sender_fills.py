@@ -37,7 +37,7 @@ from digest.store import Store
 from digest.subscribers import SubscriberRow
 from digest.web import create_app
 from support.e2e import DATA, expected_posts, parse, write_config
-from support.fakeapis import FakeApi
+from support.fakeapis import FakeApi, api_kind
 from support.feedserver import FeedServer, Route
 from support.smtpserver import CountingHandler, SmtpServer
 
@@ -217,7 +217,7 @@ def sent_through(kind: str, tmp_path: Path) -> list[Copy]:
             deliver_with(kind, tmp_path, make_sender("smtp", smtp=smtp))
         return [from_mime(raw) for _, raw in handler.messages]
     with FakeApi(kind, token="t") as api:
-        settings = ApiSettings(kind, "t", api.base_url,  # type: ignore[arg-type]
+        settings = ApiSettings(api_kind(kind), "t", api.base_url,
                                domain=api.domain if kind == "mailgun" else None)
         deliver_with(kind, tmp_path, make_sender(kind, api=settings))
     return [Copy(d.email, d.html, d.text, {k.lower(): v for k, v in d.headers.items()}

@@ -208,16 +208,16 @@ def test_unreachable_server_is_retried_then_reported() -> None:
     assert slept == [0.5, 1.0]
 
 
-def test_failure_after_some_messages_reports_them() -> None:
+def test_failure_after_some_messages_reports_them(monkeypatch: pytest.MonkeyPatch) -> None:
     handler = CountingHandler()
     with SmtpServer(handler) as server:
         original = handler.handle_DATA
 
-        async def accept_then_close(*args: Any) -> str:
+        async def accept_then_close(smtp_server: Any, session: Any, envelope: Any) -> str:
             server.stop_listening()
-            return await original(*args)
+            return await original(smtp_server, session, envelope)
 
-        handler.handle_DATA = accept_then_close  # type: ignore[method-assign]
+        monkeypatch.setattr(handler, "handle_DATA", accept_then_close)
         sender = SmtpSender(smtp(server, messages_per_connection=1), connect_attempts=1)
         with pytest.raises(SendAborted, match="cannot connect") as info:
             sender.send_batch([message(1), message(2), message(3)])

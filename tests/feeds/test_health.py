@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -96,12 +95,6 @@ def test_the_flood_reason_names_each_flooded_feed() -> None:
 
 
 # --- the real command ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer(CountingHandler(keep=True)) as server:
-        yield server
 
 
 def items(prefix: str, n: int, *, at: datetime = T0, path: str = "posts") -> list[Item]:

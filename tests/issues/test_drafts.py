@@ -388,12 +388,6 @@ def feeds() -> Iterator[FeedServer]:
         yield server
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer(CountingHandler(keep=True)) as server:
-        yield server
-
-
 def _hash_in(text: str, length: int = 64) -> str:
     found = re.search(rf"(?:content|Content:) +([0-9a-f]{{{length}}})\b", text)
     assert found, text

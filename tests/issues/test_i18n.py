@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from importlib.resources import files
 from pathlib import Path
-from typing import cast
 
 import pytest
 from babel import Locale
@@ -42,11 +41,12 @@ def post(n: int, comments: int | None, *, author: str = "Ann", title: str = "") 
                 comments_url=None)
 
 
-def plan(posts: list[Post], *, more_count: int = 0, **extra: object) -> IssuePlan:
+def plan(posts: list[Post], *, more_count: int = 0, discussed: tuple[DiscussedPost, ...] = (),
+         discussed_heading: str = "") -> IssuePlan:
     keys = tuple(p.key for p in posts) + tuple(f"more-{i}" for i in range(more_count))
-    base = IssuePlan(posts=tuple(posts), covered_keys=keys, more_count=more_count, since=SINCE,
-                     subject="Subject", intro_markdown="", created_at=CREATED)
-    return replace(base, **extra)
+    return IssuePlan(posts=tuple(posts), covered_keys=keys, more_count=more_count, since=SINCE,
+                     subject="Subject", intro_markdown="", created_at=CREATED,
+                     discussed=discussed, discussed_heading=discussed_heading)
 
 
 def render(locale: str | None, *, language: str = "", more_count: int = 0,
@@ -54,7 +54,7 @@ def render(locale: str | None, *, language: str = "", more_count: int = 0,
     posts = [post(n, count) for n, count in enumerate(COUNTS)]
     settings = replace(DIGEST, locale=locale, language=language)
     out = (renderer or Renderer()).render(plan(posts, more_count=more_count), settings)
-    return cast(lxml_html.HtmlElement, lxml_html.document_fromstring(out.html)), out.text
+    return lxml_html.document_fromstring(out.html), out.text
 
 
 def bylines(doc: lxml_html.HtmlElement) -> list[str]:
@@ -202,16 +202,16 @@ def test_language_alone_keeps_old_configs_working() -> None:
 def test_unknown_count_and_untitled_are_translated() -> None:
     settings = replace(DIGEST, locale="de")
     out = Renderer().render(plan([post(1, None, title=" "), post(2, 4, author="")]), settings)
-    doc = cast(lxml_html.HtmlElement, lxml_html.document_fromstring(out.html))
+    doc = lxml_html.document_fromstring(out.html)
     assert bylines(doc) == ["Von Ann", "4 Kommentare"]
     assert doc.find_class("post-title")[0].text_content() == "(ohne Titel)"
 
 
 def test_most_discussed_heading_and_counts_are_translated() -> None:
     discussed = (DiscussedPost(post(9, 20, title="Older"), 1), DiscussedPost(post(8, 5), 2))
-    extra: dict[str, object] = {"discussed": discussed,
-                                "discussed_heading": "Most discussed this week"}
-    out = Renderer().render(plan([post(1, 3)], **extra), replace(DIGEST, locale="de"))
+    out = Renderer().render(plan([post(1, 3)], discussed=discussed,
+                                 discussed_heading="Most discussed this week"),
+                            replace(DIGEST, locale="de"))
     assert "Am meisten diskutiert diese Woche" in out.html
     assert "(+1 Kommentar)" in out.text and "(+2 Kommentare)" in out.text
     assert "AM MEISTEN DISKUTIERT DIESE WOCHE" in out.text

@@ -13,7 +13,6 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
 from urllib.parse import urlsplit
 
 import feedparser
@@ -98,7 +97,7 @@ def doc(rendered: RenderedIssue) -> lxml_html.HtmlElement:
 
 
 def parse(html: str) -> lxml_html.HtmlElement:
-    return cast(lxml_html.HtmlElement, lxml_html.document_fromstring(html))
+    return lxml_html.document_fromstring(html)
 
 
 def css_of(doc: lxml_html.HtmlElement) -> str:
@@ -171,8 +170,10 @@ def test_view_more_buttons_link_to_the_posts(doc: lxml_html.HtmlElement,
 
 def test_preheader_is_first_hidden_and_made_of_titles(doc: lxml_html.HtmlElement,
                                                       rendered: RenderedIssue) -> None:
+    assert doc.body is not None
     first = doc.body[0]
     style = first.get("style")
+    assert style is not None
     for part in ("display:none", "max-height:0", "max-width:0", "overflow:hidden", "mso-hide:all"):
         assert part in style
     assert not re.search(r"font-size|color|opacity", style)
@@ -189,7 +190,8 @@ def test_long_titles_make_a_preheader_of_at_most_140_characters(renderer: Render
 
 
 def test_styles_dark_mode_and_fonts(doc: lxml_html.HtmlElement, rendered: RenderedIssue) -> None:
-    assert all(style.getparent().tag == "head" for style in doc.iter("style"))
+    parents = [style.getparent() for style in doc.iter("style")]
+    assert all(parent is not None and parent.tag == "head" for parent in parents)
     css = css_of(doc)
     assert len(css.encode()) < 16 * 1024
     assert "@media (prefers-color-scheme: dark)" in css and "max-width: 620px" in css

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.issues.schedule import (
-    Schedule,
     ScheduleSyntaxError,
     decide,
     describe,
@@ -22,7 +21,7 @@ from digest.issues.schedule import (
     period_start,
     slot_on,
 )
-from digest.models import RenderedIssue
+from digest.models import RenderedIssue, Schedule
 from digest.store import Store
 from support.e2e import digest, parts, write_config
 from support.e2e import parse as parse_eml

@@ -14,7 +14,7 @@ from digest.mail.dkim import SIGNED_HEADERS, DkimSigner, KeyProblem, load_rsa_ke
 from digest.mail.message import MessageTemplate, make_message_id
 from digest.mail.tokens import unsubscribe_token
 from digest.models import TOKEN_EMAIL, TOKEN_NAME, TOKEN_UNSUBSCRIBE, Recipient, RenderedIssue
-from support.dkimkeys import DOMAIN, SELECTOR, DkimKey, make_key, signature_tags
+from support.dkimkeys import DOMAIN, SELECTOR, DkimKey, signature_tags
 
 DATE = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 FROM = "Feeling Again <digest@example.org>"
@@ -27,11 +27,6 @@ HTML = ("<!DOCTYPE html><html><body><p>Hello {name},</p>\n"
         "<p>Caf\u00e9  cr\u00e8me\t&amp; more   spaces " * 30
         + "</p>\n<p><a href=\"{url}\">Unsubscribe</a> ({email})</p></body></html>\n")
 TEXT = "Hello {name},\n\ntrailing spaces   \n\n" + "word  " * 50 + "\n\nLeave: {url}\n\n\n"
-
-
-@pytest.fixture(scope="module")
-def key() -> DkimKey:
-    return make_key()
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,7 @@ def rendered(subject: str = "Weekly digest: caf\u00e9 news", *, html_part: str =
     return RenderedIssue(subject=subject, html=html_part, text=text, preheader="", post_count=2)
 
 
-def build(issue: RenderedIssue | None = None, **kw: object) -> MessageTemplate:
+def build(issue: RenderedIssue | None = None, /, **kw: object) -> MessageTemplate:
     args: dict[str, object] = {
         "from_addr": "Example Blog <digest@example.org>", "list_id": "blog.example.org",
         "reply_to": "Editor <editor@example.org>", "date": DATE,

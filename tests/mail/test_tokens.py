@@ -45,7 +45,7 @@ def _forge_body(token: str, payload: dict[str, object]) -> str:
 
 
 def test_round_trip_keeps_text_and_numbers() -> None:
-    payload = {"s": 42, "email": "zoë+news@example.org", "n": -7, "empty": ""}
+    payload: dict[str, str | int] = {"s": 42, "email": "zoë+news@example.org", "n": -7, "empty": ""}
     token = sign(SECRET, "confirm", payload)
     assert URL_SAFE.fullmatch(token)
     assert verify(SECRET, "confirm", token, now=NOW) == payload

@@ -14,21 +14,15 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import dkim
-import pytest
 
 from digest.store import Store
-from support.dkimkeys import DOMAIN, SELECTOR, DkimKey, make_key
+from support.dkimkeys import DOMAIN, SELECTOR, DkimKey
 from support.e2e import Result, parse, parts, write_config
 from support.smtpserver import CountingHandler, SmtpServer
 
 SECRET = "e2e-secret-at-least-16-bytes"
 PAGE = "https://feelingagain.example.org/unsubscribe"
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def key() -> DkimKey:
-    return make_key()
 
 
 def _rss(count: int) -> str:
@@ -72,7 +66,7 @@ def _digest(config: Path, *args: str, secret: str | None = SECRET) -> Result:
 
 
 def _https_link(message: EmailMessage) -> str:
-    uris = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))
+    uris: list[str] = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))
     [https] = [u for u in uris if u.startswith("https://")]
     return https
 

@@ -3,7 +3,6 @@ feed, and the real command with local feed files and a local SMTP server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,12 +30,6 @@ def post(key: str, hours_old: int, title: str = "") -> Post:
 
 def fetched(*posts: Post) -> FetchOutcome:
     return FetchOutcome(FEED, "ok", posts=posts)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "digest.sqlite3") as opened:
-        yield opened
 
 
 def gone(store: Store) -> list[str]:
@@ -107,12 +100,6 @@ def test_a_sent_post_that_leaves_is_not_counted(store: Store) -> None:
 
 
 # --- the real command ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer(CountingHandler(keep=True)) as server:
-        yield server
 
 
 def items(*titles: str) -> list[Item]:

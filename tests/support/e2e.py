@@ -61,7 +61,7 @@ def digest(config: Path, *args: str, timeout: float = 120) -> Result:
 
 
 def parse(raw: bytes) -> EmailMessage:
-    return cast(EmailMessage, email.message_from_bytes(raw, policy=default))
+    return email.message_from_bytes(raw, policy=default)
 
 
 def parts(message: EmailMessage) -> tuple[str, str]:

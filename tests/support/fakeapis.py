@@ -31,6 +31,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import parse_qsl
 
+from digest.settings import ApiKind
+
 LIMITS = {"postmark": 500, "sendgrid": 1000, "mailgun": 1000}
 # Request bodies, as documented: Postmark "up to 50 MB payload size" per batch call, SendGrid
 # "must be less than 30MB", Mailgun "maximum messages size of 25MB" (here: of the request).
@@ -39,6 +41,12 @@ SENDGRID_RESERVED = {"x-sg-id", "x-sg-eid", "received", "dkim-signature", "conte
                      "content-transfer-encoding", "to", "from", "subject", "reply-to", "cc",
                      "bcc"}
 Answer = tuple[int, dict[str, str], bytes]
+KINDS: dict[str, ApiKind] = {"postmark": "postmark", "sendgrid": "sendgrid", "mailgun": "mailgun"}
+
+
+def api_kind(provider: str) -> ApiKind:
+    """``provider`` as the sender kind of the settings; KeyError for a name no API has."""
+    return KINDS[provider]
 
 
 class Refused(Exception):
