@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse
 from digest.app.deps import Deps
 from digest.delivery.senders import SenderFactory
 from digest.settings import Settings
+from digest.web.mailworker import MailWorker
 from digest.web.security import Guard, RateLimiter
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -30,12 +31,13 @@ _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=
 
 @dataclass(frozen=True)
 class Limits:
-    """Subscribe attempts per client address and per email address; login attempts per client."""
+    """Subscribe attempts per client address and per email address; wrong editor tokens (by the
+    login form or a bearer header) per client."""
 
     per_ip: int = 10
     per_address: int = 3
     window: float = 3600.0  # seconds
-    logins: int = 20
+    logins: int = 20  # wrong tokens; a right one is never counted
 
 
 @dataclass
@@ -50,12 +52,11 @@ class Web:
     limits: Limits = field(default_factory=Limits)
     subscribe_ip: RateLimiter = field(init=False)
     subscribe_address: RateLimiter = field(init=False)
-    login_ip: RateLimiter = field(init=False)
+    mail_worker: MailWorker | None = None  # sends queued confirmations while serving
 
     def __post_init__(self) -> None:
         self.subscribe_ip = RateLimiter(self.limits.per_ip, self.limits.window)
         self.subscribe_address = RateLimiter(self.limits.per_address, self.limits.window)
-        self.login_ip = RateLimiter(self.limits.logins, self.limits.window)
 
     @property
     def secret(self) -> bytes:
