@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -24,6 +25,22 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail hides everything past this much HTML
 _DARK_MEDIA = re.compile(r"@media\s*\(\s*prefers-color-scheme\s*:\s*dark\s*\)", re.IGNORECASE)
+
+class RowIdConvertor(Convertor[int]):
+    """``{name:rowid}`` in a route: a number that can be a row id (1 to 19 digits). Starlette's
+    ``int`` takes any number of digits, and one past 4,300 digits makes ``int()`` raise: a path
+    with a longer number matches no route (404) instead."""
+
+    regex = "[0-9]{1,19}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("rowid", RowIdConvertor())
 
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)

@@ -33,7 +33,7 @@ def routes(unsubscribe_at: str) -> list[BaseRoute]:
         Route("/subscribe", subscribe_post, methods=["POST"]),
         Route("/subscribe/confirm", confirm_page, methods=["GET"]),
         Route("/subscribe/confirm", confirm_post, methods=["POST"]),
-        Route("/issues/{issue_id:int}", issue_page, methods=["GET"]),
+        Route("/issues/{issue_id:rowid}", issue_page, methods=["GET"]),
         Route("/issues/{content:str}", issue_page, methods=["GET"]),
     ]
 
