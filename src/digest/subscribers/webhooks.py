@@ -111,6 +111,10 @@ def parse_post(provider: str, headers: Mapping[str, str], body: bytes,
         if provider == "sendgrid":
             return WebhookPost(provider, _sendgrid(lowered, body, secret, now))
         return WebhookPost(provider, _postmark(lowered, body, secret, now))
+    except WebhookError as exc:
+        if exc.provider == provider:
+            raise
+        raise WebhookError(provider, exc.reason, status=exc.status) from exc
     except (RecursionError, ValueError, OverflowError, TypeError, AttributeError,
             KeyError) as exc:
         raise WebhookError(provider, f"malformed body ({type(exc).__name__}: "
