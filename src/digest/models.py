@@ -238,6 +238,7 @@ class SendResult:
     reply: str = ""  # the server's reply (or the error) for the ledger
     message_id: str = ""
     attempts: int = 1  # attempts made in this run
+    stalled: bool = False  # no answer came after the message text (a timeout after DATA)
 
 
 @dataclass(frozen=True)

@@ -216,4 +216,22 @@ def test_posts_stored_before_keys_were_kept_get_their_link_and_guid_keys(tmp_pat
         assert [tuple(row) for row in rows] == [
             ("id:g1", "https://blog.example.org/one", "https://blog.example.org?p=1"),
             ("sha256:ab", None, None)]
-    assert _user_version(path) == schema.SCHEMA_VERSION == 6
+    assert _user_version(path) == schema.SCHEMA_VERSION >= 6
+
+
+def test_a_schema_6_store_gains_sessions_queue_tokens_and_issue_identity(tmp_path: Path) -> None:
+    """Schema 7 adds tables and a column only: an issue stored before has no identity yet (its
+    first send from now on fixes it), and nothing else changes."""
+    path = tmp_path / "d.sqlite3"
+    conn = _raw(path)
+    schema.migrate(conn, path, schema.MIGRATIONS[:6])
+    conn.execute("INSERT INTO issues (subject, html, text, created_at, status)"
+                 " VALUES ('Old', '<p>x</p>', 'x', '2024-02-01T08:00:00.000000+00:00', 'sent')")
+    conn.close()
+    with Store.open(path) as store:
+        tables = {row[0] for row in store._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        identity = store._conn.execute("SELECT identity FROM issues").fetchone()[0]
+    assert {"editor_sessions", "mail_queue", "webhook_tokens", "list_labels"} <= tables
+    assert identity is None
+    assert _user_version(path) == schema.SCHEMA_VERSION >= 7

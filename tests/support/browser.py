@@ -32,7 +32,7 @@ from digest.store import Store
 
 T0 = datetime(2024, 3, 4, 8, 0, tzinfo=UTC)
 SECRET = b"web-test-secret-0123456789abcdef"
-EDITOR_TOKEN = "editor-token-for-tests-0123"
+EDITOR_TOKEN = "editor-token-for-tests-0123456789abcdef"
 FEED = Feed(url="https://blog.example.org/feed.xml", name="Example Blog")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -358,10 +358,19 @@ def test_unsubscribe_without_a_token_explains(client: TestClient) -> None:
 
 # --- subscribe (double opt-in) -------------------------------------------------------------------
 
-def _subscribe(client: TestClient, email: str, name: str = "") -> str:
+def _subscribe(client: TestClient, email: str, name: str = "", *, send: bool = True) -> str:
+    """Post the form; with ``send``, then do what the server's mail thread does next."""
     response = client.post("/subscribe", data={"email": email, "name": name})
     assert response.status_code == 200, response.text
+    if send:
+        send_queued(client)
     return str(response.text)
+
+
+def send_queued(client: TestClient) -> object:
+    """One pass of the server's mail thread over the queue (the real use case it runs)."""
+    worker = client.app.state.web.mail_worker  # type: ignore[attr-defined]
+    return worker.send()
 
 
 def _confirm(client: TestClient, link: str) -> str:

@@ -7,6 +7,7 @@ import functools
 from dataclasses import dataclass, field, replace
 
 from digest.app import watch
+from digest.app.confirmations import ConfirmationReport, send_queued_confirmations
 from digest.app.deps import Deps
 from digest.app.drafts import next_issue, rebuild_draft
 from digest.app.editors import tell_editors
@@ -36,6 +37,8 @@ class RunReport:
     awaiting: Issue | None = None  # a draft waiting for the editors' approval
     notice: Notice | None = None  # the editors were emailed a preview of it in this run
     watch: watch.Watch = field(default_factory=watch.Watch)  # feed alerts, edits, removals
+    # Confirmation messages the web form queued (sent here too, when `digest serve` is not up).
+    confirmations: ConfirmationReport = field(default_factory=ConfirmationReport)
 
     @property
     def feed_errors(self) -> tuple[FetchOutcome, ...]:
@@ -49,7 +52,8 @@ class RunReport:
     def trouble(self) -> bool:
         """Something needs attention: a feed, a delivery, a CSV row or an editor's email."""
         return bool(self.feed_errors or self.failed_deliveries or self.subscribers.errors
-                    or (self.notice is not None and self.notice.failed) or self.watch.failed)
+                    or (self.notice is not None and self.notice.failed) or self.watch.failed
+                    or self.confirmations.failed or self.confirmations.stopped)
 
 
 def configured_import(settings: Settings, store: Store) -> SubscriberImport:
@@ -65,6 +69,7 @@ def run(settings: Settings, deps: Deps, *, force: bool = False) -> RunReport:
 
     Raises ``LockError`` while another run holds the lock, ``SendError`` when the sender stops
     (unsent rows stay pending for the next run)."""
+    confirmations = send_queued_confirmations(settings, deps)
     with run_lock(settings.store), Store.open(settings.store) as store:
         subscribers = configured_import(settings, store)
         earlier = finish_earlier(settings, store, deps, retry_failed=True)
@@ -75,7 +80,7 @@ def run(settings: Settings, deps: Deps, *, force: bool = False) -> RunReport:
             functools.partial(tell_editors, settings, deps),
             functools.partial(rebuild_draft, settings, store, deps), deps.clock())
         report = RunReport(tuple(outcomes), sum(news), subscribers, deliveries=tuple(earlier),
-                           watch=checked)
+                           watch=checked, confirmations=confirmations)
         # An open draft was due when it was made: it goes on to approval and sending. A flood
         # is drafted and held at once: the next run would no longer see it as one.
         waiting = force or store.open_draft() or checked.held

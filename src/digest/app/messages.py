@@ -9,30 +9,80 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 from digest.delivery.senders import SenderFactory
 from digest.errors import ConfigError, SendError
-from digest.mail import addressing, fill
+from digest.mail import addressing, fill, tokens
 from digest.mail.dkim import DkimSigner, KeyProblem
 from digest.mail.message import MessageTemplate
 from digest.models import Outgoing, Recipient, RenderedIssue, Subscriber
 from digest.settings import Settings
 
 
+@dataclass(frozen=True)
+class IssueIdentity:
+    """What an issue is sent as: fixed when it starts sending, so a send resumed after the
+    config changed goes on from the same address, in the same list, with the same Message-IDs
+    and unsubscribe links."""
+
+    from_addr: str
+    reply_to: str | None
+    list_id: str  # the List-Id header, "Title <label>"
+    message_id_domain: str
+    list_label: str  # signed into each reader's unsubscribe link
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> IssueIdentity:
+        data = json.loads(text)
+        return cls(str(data["from_addr"]), data.get("reply_to"), str(data["list_id"]),
+                   str(data["message_id_domain"]), str(data["list_label"]))
+
+    def changes(self, other: IssueIdentity) -> list[str]:
+        """What differs in ``other`` (the config now), as "From: kept A (config now B)"."""
+        names = {"from_addr": "From", "reply_to": "Reply-To", "list_id": "List-Id",
+                 "message_id_domain": "Message-ID domain",
+                 "list_label": "unsubscribe list label"}
+        mine, theirs = asdict(self), asdict(other)
+        return [f"{title}: kept {mine[key]!r} (config now {theirs[key]!r})"
+                for key, title in names.items() if mine[key] != theirs[key]]
+
+
+def current_identity(settings: Settings) -> IssueIdentity:
+    """The identity the config gives an issue now."""
+    digest = settings.digest
+    list_id = addressing.list_id(digest)
+    return IssueIdentity(digest.from_addr, digest.reply_to, list_id,
+                         addressing.from_domain(digest.from_addr), tokens.list_label(list_id))
+
+
+def as_sent_by(settings: Settings, identity: IssueIdentity) -> Settings:
+    """``settings`` with the From and Reply-To an issue was fixed with."""
+    return replace(settings, digest=replace(settings.digest, from_addr=identity.from_addr,
+                                            reply_to=identity.reply_to))
+
+
 def message_template(settings: Settings, issue_subject: str, html: str, text: str,
-                     date: datetime, *, web_of: RenderedIssue | None = None) -> MessageTemplate:
+                     date: datetime, *, web_of: RenderedIssue | None = None,
+                     identity: IssueIdentity | None = None) -> MessageTemplate:
     """The issue's MIME, built once. ``web_of``: the issue content whose web version the message
-    links to, when the message's own content differs from it (test copies, editors' copies)."""
+    links to, when the message's own content differs from it (test copies, editors' copies).
+    ``identity``: what the issue was fixed to be sent as (else the config's, now)."""
+    if identity is not None:
+        settings = as_sent_by(settings, identity)
     digest = settings.digest
     source = web_of or RenderedIssue(issue_subject, html, text, "", 0)
     url = addressing.web_version_url(digest.public_url, source.subject, source.html, source.text)
     return MessageTemplate.build(
         RenderedIssue(subject=issue_subject, html=html, text=text, preheader="", post_count=0),
         from_addr=digest.from_addr,
-        list_id=addressing.list_id(digest),
+        list_id=identity.list_id if identity is not None else addressing.list_id(digest),
         reply_to=digest.reply_to,
         date=date,
         list_unsubscribe_mailto=addressing.list_unsubscribe_mailto(digest),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,9 +20,10 @@ from digest.mail.tokens import read_unsubscribe_token
 from digest.models import Subscriber, SubscriberStatus
 from digest.settings import Settings
 from digest.store import ImportReport, Store
+from digest.store.identity import list_labels
 from digest.subscribers import parse_csv, validate_email
 from digest.subscribers.webhook_apply import ApplyReport, apply_events
-from digest.subscribers.webhooks import WebhookEvent
+from digest.subscribers.webhooks import WebhookEvent, WebhookPost
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ def _reader(settings: Settings, secret: bytes, store: Store, token: str,
             now: datetime) -> Subscriber:
     return read_unsubscribe_token(secret, token,
                                   list_id=addressing.list_id(settings.digest),
-                                  lookup=store.subscriber, now=now)
+                                  lookup=store.subscriber, now=now,
+                                  known_labels=list_labels(store))
 
 
 def token_of(text: str) -> str:
@@ -140,9 +142,15 @@ def import_csv(path: Path, store: Store) -> SubscriberImport:
     return SubscriberImport(store.import_subscribers(rows), tuple(errors))
 
 
-def apply_provider_events(settings: Settings, events: Iterable[WebhookEvent],
+def apply_provider_events(settings: Settings, events: Iterable[WebhookEvent] | WebhookPost,
                           now: datetime) -> ApplyReport:
     """Record what a mail provider reported (bounces, complaints, unsubscribes made there), all
-    in one transaction; see ``digest.subscribers.webhook_apply``."""
+    in one transaction; see ``digest.subscribers.webhook_apply``. A ``WebhookPost`` whose
+    one-time token was used before raises ``WebhookError`` (a replay) and records nothing."""
+    once = None
+    if isinstance(events, WebhookPost):
+        once = (events.provider, events.once) if events.once is not None else None
+        events = events.events
+    window = timedelta(seconds=settings.webhooks.max_age)
     with Store.open(settings.store) as store:
-        return apply_events(store, events, now)
+        return apply_events(store, events, now, once=once, window=window)

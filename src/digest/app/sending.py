@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from digest.app.deps import Deps
-from digest.app.messages import message_template
+from digest.app.messages import IssueIdentity, as_sent_by, current_identity, message_template
 from digest.delivery.loop import DeliveryOptions, deliver
 from digest.delivery.report import DeliveryReport
 from digest.issues import drafts
@@ -16,6 +16,7 @@ from digest.mail import addressing
 from digest.models import Issue, Subscriber
 from digest.settings import API_BATCH_LIMITS, Settings
 from digest.store import Store
+from digest.store.identity import freeze_identity
 from digest.store.lock import run_lock
 
 
@@ -62,25 +63,37 @@ def delivery_options(settings: Settings, *, include_failed: bool = False) -> Del
 
 def deliver_issue(settings: Settings, store: Store, issue: Issue, deps: Deps, *,
                   include_failed: bool = False) -> DeliveryReport:
-    """Work through the issue's pending (and, if asked, failed) ledger rows.
+    """Work through the issue's pending (and, if asked, failed) ledger rows, sent as the issue's
+    identity (fixed when it first started sending; the report's notes say what the config
+    changed since).
 
     Raises ``StoreError`` when the stored content is not what was approved (nothing is sent), and
     ``SendError`` when the sender stops (unsent rows stay pending)."""
     drafts.check_unchanged(issue)
-    template = message_template(settings, issue.subject, issue.html, issue.text, deps.clock())
-    digest = settings.digest
-    return deliver(
+    now_identity = current_identity(settings)
+    identity = IssueIdentity.from_json(freeze_identity(
+        store, issue.id, now_identity.to_json(), now_identity.list_label, deps.clock()))
+    template = message_template(settings, issue.subject, issue.html, issue.text, deps.clock(),
+                                identity=identity)
+    digest = as_sent_by(settings, identity).digest
+    report = deliver(
         store,
         issue,
         template,
         deps.sender_factory,
         options=delivery_options(settings, include_failed=include_failed),
         recipient_for=lambda d: addressing.recipient_for(
-            digest, Subscriber(id=d.subscriber_id, email=d.email, name=d.name), settings.secret),
+            digest, Subscriber(id=d.subscriber_id, email=d.email, name=d.name), settings.secret,
+            list_id_value=identity.list_id),
         envelope_from=addressing.envelope_from(digest.from_addr),
         clock=deps.clock,
         progress=deps.progress,
     )
+    changes = identity.changes(now_identity)
+    if not changes:
+        return report
+    return replace(report, notes=(f"issue {issue.id} is sent as it was when it started sending; "
+                                  "the config changed since:", *changes))
 
 
 def finish_earlier(settings: Settings, store: Store, deps: Deps, *,

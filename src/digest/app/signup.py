@@ -1,5 +1,5 @@
-"""Subscribing by double opt-in: a request mails a signed confirmation link; only confirming it
-adds the address.
+"""Subscribing by double opt-in: a request queues a message with a signed confirmation link
+(sent outside the request by ``digest.app.confirmations``); only confirming it adds the address.
 
 The link's token remembers the status the address had when it was made (new, unsubscribed,
 bounced...): after any later change it is stale, so an old link cannot undo a newer choice.
@@ -15,13 +15,12 @@ from email.utils import make_msgid
 from typing import Literal
 from urllib.parse import urlencode
 
-from digest.app.deps import Deps
-from digest.app.messages import dkim_signer, send_one
-from digest.errors import ConfigError, SendError, SubscriberError, TokenError
+from digest.app.messages import dkim_signer
+from digest.errors import ConfigError, SubscriberError, TokenError
 from digest.mail import addressing, tokens
 from digest.models import Outgoing, Recipient
 from digest.settings import Settings
-from digest.store import Store
+from digest.store import Store, mailqueue
 from digest.subscribers import email_key, validate_email
 
 SUBSCRIBE = "subscribe"  # the tokens' purpose
@@ -38,29 +37,35 @@ def _secret(settings: Settings) -> bytes:
     return settings.secret
 
 
-def request_subscription(settings: Settings, deps: Deps, email: str, name: str,
-                         base_url: str) -> bool:
-    """Mail ``email`` a link (under ``base_url``) that subscribes it with ``name`` once
-    followed, unless it is already active. True when a message went out.
+def request_subscription(settings: Settings, email: str, name: str, base_url: str,
+                         now: datetime) -> None:
+    """Queue a confirmation message for ``email`` (its link under ``base_url``), to be sent
+    outside the request by ``send_queued_confirmations``.
 
-    Raises ``SubscriberError`` for an address that is not one, and ``SendError`` when the
-    message could not be handed over."""
+    The same work for every address, listed or not, so neither the answer nor its timing tells
+    who is subscribed: the address is checked and one row is written. Whether a message is due
+    (an active reader gets none) is decided when the queue is sent.
+
+    Raises ``SubscriberError`` for an address that is not one."""
     address = validate_email(email)
     with Store.open(settings.store) as store:
-        current = store.subscriber_by_email(address)
+        mailqueue.queue_confirmation(store, address, name, base_url, now)
+
+
+def prepare_confirmation(settings: Settings, store: Store, address: str, name: str,
+                         base_url: str, now: datetime) -> Outgoing | None:
+    """The confirmation message for ``address``, or None when it is already active. The link's
+    token remembers the address's status now, so a later change makes it stale."""
+    current = store.subscriber_by_email(address)
     if current is not None and current.status == "active":
-        return False
+        return None
     status = current.status if current else "new"
     token = tokens.sign(_secret(settings), SUBSCRIBE, {"n": name, "st": status},
-                        expires_at=deps.clock() + timedelta(hours=CONFIRM_HOURS),
+                        expires_at=now + timedelta(hours=CONFIRM_HOURS),
                         context=email_key(address))
     link = (base_url.rstrip("/") + CONFIRM_PATH + "?"
             + urlencode({"e": address, "token": token}))
-    handed = send_one(deps.sender_factory,
-                      confirmation_message(settings, address, link, deps.clock()))
-    if not handed.sent:
-        raise SendError(f"the message to {address} was not accepted: {handed.reply}")
-    return True
+    return confirmation_message(settings, address, link, now)
 
 
 def check_confirmation(settings: Settings, email: str, token: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,10 +32,12 @@ def check(obj: Context, eml: Path | None) -> int:
     changes. Reports the HTML size against Gmail's clipping limit, the SpamAssassin score with
     the rules that fired (when SpamAssassin is installed; local rules only), links that are not
     https or mailto, and header and MIME mistakes. Exit status 0 when nothing needs fixing, 1
-    when something does.
+    when something does; an editor token (DIGEST_EDITOR_TOKEN) that `digest serve` would
+    refuse as too short counts as such a problem.
     """
     from digest import app
 
+    token_refused = _editor_token_refused()
     if eml is not None:
         subject, checked = app.check_file(eml)
         heading = [f"Checking {eml}: " + (f'"{subject}"' if subject else "(no subject)")]
@@ -42,12 +45,23 @@ def check(obj: Context, eml: Path | None) -> int:
         found, result = app.check_next(obj.settings, obj.deps(show_progress=False))
         if result is None:
             obj.say(f"No issue to check: {found.why}.")
-            return EXIT_OK
+            return EXIT_TROUBLE if token_refused else EXIT_OK
         checked, heading = result, _heading(found)
     if checked.problem_count or not obj.quiet:
         for line in [*heading, *report_lines(checked)]:
             click.echo(line)
-    return EXIT_TROUBLE if checked.problem_count else EXIT_OK
+    return EXIT_TROUBLE if checked.problem_count or token_refused else EXIT_OK
+
+
+def _editor_token_refused() -> bool:
+    """Report an editor token `digest serve` would refuse (checked first: it is quick)."""
+    from digest.config.signing import EDITOR_TOKEN_ENV, editor_token_problem
+
+    problem = editor_token_problem(os.environ.get(EDITOR_TOKEN_ENV))
+    if problem:
+        click.echo(f"{'Editor token:':<{len(_INDENT)}}1 problem")
+        click.echo(f"{_INDENT}problem: {problem}")
+    return problem is not None
 
 
 def _heading(found: Next) -> list[str]:

@@ -48,7 +48,7 @@ def delivery_line(report: DeliveryReport) -> str:
             f"in {report.elapsed:.1f} s ({report.rate:.0f}/s)")
     if report.stopped_reason:
         line += f"; stopped: {report.stopped_reason}"
-    return line
+    return "\n".join([*report.notes, line])
 
 
 def issue_posts(issue: Issue) -> str:
@@ -68,6 +68,8 @@ def run_lines(settings: Settings, report: RunReport) -> Iterator[str]:
     yield f"{report.new_posts} new post{'s' if report.new_posts != 1 else ''}"
     if report.subscribers.report is not None:
         yield import_line(report.subscribers.report)
+    if report.confirmations.sent:
+        yield f"Confirmation requests from the web form sent: {report.confirmations.sent}"
     for warning in report.warnings:
         yield f"warning: {warning}"
     yield from watch_lines(report)
@@ -134,6 +136,11 @@ def trouble_lines(report: RunReport) -> Iterator[str]:
         yield f"digest: draft preview not sent to editor {failure}; the next run tries again"
     for failure in report.watch.failed:
         yield f"digest: email to editor not sent: {failure}"
+    for failure in report.confirmations.failed:
+        yield f"digest: confirmation request not sent: {failure}"
+    if report.confirmations.stopped:
+        yield (f"digest: confirmation requests wait for the next run: "
+               f"{report.confirmations.stopped}")
 
 
 def draft_lines(draft: Draft) -> Iterator[str]:

@@ -18,6 +18,9 @@ from digest.mail.tokens import MIN_SECRET_BYTES
 from digest.settings import DigestSettings, DkimSettings
 
 SECRET_ENV = "DIGEST_SECRET"
+EDITOR_TOKEN_ENV = "DIGEST_EDITOR_TOKEN"
+MIN_EDITOR_TOKEN = 32  # characters; 32 of token_urlsafe's alphabet carry 192 bits
+MAKE_EDITOR_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 _MAX_PAGE_URL = 300  # leaves room for the token in a header line of at most 998 characters
 _KEY_SOURCES = ("private_key_file", "private_key_env")
 
@@ -55,6 +58,22 @@ def _secret_problem(env: Mapping[str, str], *, required: bool) -> str | None:
     if len(value.encode("utf-8", "surrogateescape")) < MIN_SECRET_BYTES:
         return (f"the environment variable {SECRET_ENV} is too short: it needs at least "
                 f"{MIN_SECRET_BYTES} bytes (e.g. the output of `openssl rand -base64 32`)")
+    return None
+
+
+def editor_token_problem(value: str | None) -> str | None:
+    """Why ``value`` cannot be the editor token (None: it can, or it is unset and the editor
+    pages are off). Anyone who guesses the token can approve and send an issue to every reader,
+    and the login form is open to the whole network: a short token falls to guessing."""
+    if not value:
+        return None
+    if value != value.strip() or any(not ch.isprintable() for ch in value):
+        return (f"the environment variable {EDITOR_TOKEN_ENV} has spaces or control characters "
+                f"around or in it; make one with: {MAKE_EDITOR_TOKEN}")
+    if len(value) < MIN_EDITOR_TOKEN:
+        return (f"the environment variable {EDITOR_TOKEN_ENV} is too short ({len(value)} "
+                f"characters): it needs at least {MIN_EDITOR_TOKEN}, random; make one with: "
+                f"{MAKE_EDITOR_TOKEN}")
     return None
 
 

@@ -18,3 +18,4 @@ class DeliveryReport:
     rate: float  # messages handed over per second
     stopped_reason: str | None = None  # why rows were left pending, if they were
     finished: bool = False  # no row left pending: the issue is marked sent
+    notes: tuple[str, ...] = ()  # what the operator should know (the config changed mid-issue)

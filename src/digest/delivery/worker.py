@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from digest.delivery.ratelimit import TokenBucket
 from digest.delivery.recorder import Recorder
 from digest.delivery.senders import ContentSender, Sender, SenderFactory
+from digest.delivery.stall import StallWatch
 from digest.errors import SendAborted, SendError
 from digest.models import Outgoing, SendResult
 
@@ -52,6 +53,7 @@ class Channels:
     stop: threading.Event  # finish the current batch
     fed_all: threading.Event = field(default_factory=threading.Event)  # no more jobs coming
     fatal: list[BaseException] = field(default_factory=list)  # why the send cannot go on
+    stalls: StallWatch = field(default_factory=StallWatch)  # the relay silent after DATA
 
     def fail(self, error: BaseException) -> None:
         self.fatal.append(error)  # list.append is atomic: no lock needed
@@ -137,6 +139,8 @@ class Worker:
         except SendAborted as exc:
             exc.results = tuple(_counted(batch, exc.results))
             raise
+        # Raises before anything is recorded: the stalled messages stay pending.
+        self.channels.stalls.observe(results)
         done = []
         for job, result in zip(batch, results, strict=True):
             if result.outcome == "temporary" and result.attempts < self.retry.max_attempts:

@@ -65,15 +65,16 @@ def unsubscribe_url(digest: DigestSettings, email: str, token: str | None = None
 
 
 def recipient_for(digest: DigestSettings, subscriber: Subscriber,
-                  secret: bytes | None = None) -> Recipient:
-    """The values filled into one subscriber's copy; ``secret`` signs the unsubscribe link."""
+                  secret: bytes | None = None, *, list_id_value: str | None = None) -> Recipient:
+    """The values filled into one subscriber's copy; ``secret`` signs the unsubscribe link for
+    the list ``list_id_value`` (the issue's own, else the config's now)."""
     token = None
     if digest.unsubscribe_url:
         if secret is None:
             raise ConfigError("set the environment variable DIGEST_SECRET: it signs each "
                               "reader's unsubscribe link", key="digest.unsubscribe_url")
         token = tokens.unsubscribe_token(secret, subscriber.id, subscriber.email,
-                                         list_id(digest))
+                                         list_id_value or list_id(digest))
     return Recipient(
         email=subscriber.email,
         name=subscriber.name,

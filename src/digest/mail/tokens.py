@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -91,11 +91,13 @@ def unsubscribe_token(secret: bytes, subscriber_id: int, email: str, list_id: st
 
 def read_unsubscribe_token(secret: bytes, token: str, *, list_id: str,
                            lookup: Callable[[int], Subscriber | None],
-                           now: datetime) -> Subscriber:
+                           now: datetime, known_labels: Collection[str] = ()) -> Subscriber:
     """The subscriber a genuine unsubscribe token for this list names.
 
     ``lookup`` finds a subscriber by id; the token is only genuine if it was made for that
-    subscriber's address, so a token cannot be edited to name someone else.
+    subscriber's address, so a token cannot be edited to name someone else. The token's list is
+    this list if it is ``list_id``'s label or one of ``known_labels`` (labels the store's issues
+    were sent with: the digest was renamed or moved domain since).
     """
     claimed = unverified_payload(token)
     subscriber_id, label = claimed.get("s"), claimed.get("l")
@@ -107,7 +109,7 @@ def read_unsubscribe_token(secret: bytes, token: str, *, list_id: str,
         raise TokenError(f"the token names subscriber {subscriber_id}, who is not in this store "
                          "(a link from a preview or test copy, from another store, or forged)")
     verify(secret, UNSUBSCRIBE, token, now=now, context=email_key(subscriber.email))
-    if label != list_label(list_id):
+    if label != list_label(list_id) and label not in known_labels:
         raise TokenError(f"the token is for the list {label}, not for this list "
                          f"({list_label(list_id)})")
     return subscriber

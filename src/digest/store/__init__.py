@@ -42,6 +42,7 @@ from digest.store.rows import (
     FeedRow,
     ImportReport,
     IssueSummary,
+    is_rowid,
     subscriber_from_row,
     to_db,
 )
@@ -223,6 +224,8 @@ class Store:
 
     def subscriber(self, subscriber_id: int) -> Subscriber | None:
         """The subscriber with this id, whatever its status; None if there is none."""
+        if not is_rowid(subscriber_id):
+            return None
         with self._tx(write=False) as conn:
             row = conn.execute("SELECT * FROM subscribers WHERE id = ?",
                                (subscriber_id,)).fetchone()

@@ -14,6 +14,7 @@ from digest.store.rows import (
     IssueSummary,
     from_db,
     from_db_opt,
+    is_rowid,
     issue_from_row,
     plan_to_json,
     to_db,
@@ -79,6 +80,8 @@ def _some(items: list[str], limit: int = 5) -> str:
 
 
 def get(conn: sqlite3.Connection, issue_id: int) -> Issue:
+    if not is_rowid(issue_id):
+        raise StoreError(f"no issue {issue_id} in the store")
     row = conn.execute("SELECT * FROM issues WHERE id = ?", (issue_id,)).fetchone()
     if row is None:
         raise StoreError(f"no issue {issue_id} in the store")
@@ -152,6 +155,8 @@ def open_draft(conn: sqlite3.Connection) -> Issue | None:
 
 
 def find(conn: sqlite3.Connection, issue_id: int) -> Issue | None:
+    if not is_rowid(issue_id):
+        return None
     row = conn.execute("SELECT * FROM issues WHERE id = ?", (issue_id,)).fetchone()
     return None if row is None else issue_from_row(row)
 

@@ -81,6 +81,14 @@ class DraftContent:
     subject_edited: bool = False
 
 
+ROWID_MAX = 2**63 - 1  # SQLite integers are signed 64-bit: a larger number names no row
+
+
+def is_rowid(value: int) -> bool:
+    """Whether ``value`` can be a row id at all (a number from a URL may not: /issues/10**30)."""
+    return 0 < value <= ROWID_MAX
+
+
 def to_db(moment: datetime) -> str:
     """Fixed-width ISO-8601 UTC text, so that comparing the text compares the times."""
     if moment.tzinfo is None or moment.utcoffset() is None:

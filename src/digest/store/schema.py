@@ -220,7 +220,56 @@ _V6: Migration = (
     "CREATE INDEX posts_link_key ON posts (link_key)",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# Closed doors: editor sessions kept server-side (only a hash of each session id, and a mark of
+# the editor token it was opened with, so changing the token ends every session); confirmation
+# mail queued by the web app and sent outside the request; Mailgun webhook tokens already seen
+# (refused when posted again); the identity an issue was made with (From, Reply-To, List-Id,
+# Message-ID domain, unsubscribe list label: JSON), so a resumed send keeps it; and the list
+# labels unsubscribe links were signed with, so renaming the digest keeps them valid.
+_V7: Migration = (
+    """
+    CREATE TABLE editor_sessions (
+        id_hash TEXT PRIMARY KEY NOT NULL,  -- sha256 of the random session id in the cookie
+        token_mark TEXT NOT NULL,  -- HMAC of the editor token the session was opened with
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE mail_queue (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('confirm')),
+        email TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        link_base TEXT NOT NULL,  -- where the link in the message points
+        queued_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'queued'
+            CHECK (status IN ('queued', 'sending', 'sent', 'skipped', 'failed')),
+        claimed_at TEXT,
+        done_at TEXT,
+        result TEXT
+    )
+    """,
+    "CREATE INDEX mail_queue_todo ON mail_queue (id) WHERE status IN ('queued', 'sending')",
+    """
+    CREATE TABLE webhook_tokens (
+        provider TEXT NOT NULL,
+        token TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (provider, token)
+    )
+    """,
+    "CREATE INDEX webhook_tokens_seen ON webhook_tokens (seen_at)",
+    "ALTER TABLE issues ADD COLUMN identity TEXT",
+    """
+    CREATE TABLE list_labels (
+        label TEXT PRIMARY KEY NOT NULL,
+        first_used_at TEXT NOT NULL
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from digest.errors import WebhookError
 from digest.models import SubscriberStatus
 from digest.store import Store
 from digest.store.rows import to_db
+from digest.store.sessions import first_use_of_token
 from digest.store.webhooks import record_status, transaction
 from digest.subscribers.webhooks import WebhookEvent
 
@@ -46,13 +48,22 @@ def status_for(event: WebhookEvent) -> SubscriberStatus | None:
     return _STATUS.get(event.kind)
 
 
-def apply_events(store: Store, events: Iterable[WebhookEvent], now: datetime) -> ApplyReport:
-    """Record the events in one transaction: all of them, or (on a store error) none."""
+def apply_events(store: Store, events: Iterable[WebhookEvent], now: datetime, *,
+                 once: tuple[str, str] | None = None,
+                 window: timedelta = timedelta(minutes=15)) -> ApplyReport:
+    """Record the events in one transaction: all of them, or (on a store error) none.
+
+    ``once``: (provider, one-time token) of the post; a token already used within ``window``
+    (the age past which a post is refused anyway) raises ``WebhookError`` (406: the provider
+    must not retry) and nothing is recorded."""
     changed: list[tuple[str, SubscriberStatus]] = []
     unknown: list[str] = []
     unchanged = soft = ignored = 0
     stamp = to_db(now)
     with transaction(store) as conn:
+        if once is not None and not first_use_of_token(conn, *once, now, now - 2 * window):
+            raise WebhookError(once[0], "this signed token was already used: refused as a "
+                                        "replay", status=406)
         for event in events:
             status = status_for(event)
             if status is None:

@@ -161,6 +161,10 @@ def _required(data: dict[str, Any], key: str) -> str:
 
 
 def _text(value: Any) -> str:
+    """A text field: "" when absent or null; ``WebhookError`` (400) for an object or array where
+    the providers document text or a number."""
+    if isinstance(value, dict | list):
+        raise WebhookError("webhook", f"expected text, got a JSON {type(value).__name__}")
     return str(value).strip() if isinstance(value, str | int | float) else ""
 
 
@@ -171,10 +175,14 @@ def _clean(text: str) -> str:
 
 
 def _unix(value: Any, fallback: datetime) -> datetime:
+    """Seconds since 1970 as a time; ``fallback`` when absent or not a number (nan included),
+    ``WebhookError`` (400) when it is a number no date can have."""
     try:
         return datetime.fromtimestamp(float(value), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
+    except (TypeError, ValueError):
         return fallback
+    except (OverflowError, OSError) as exc:
+        raise WebhookError("webhook", f"timestamp {str(value)[:40]} is out of range") from exc
 
 
 def _iso(value: Any, fallback: datetime) -> datetime:
@@ -185,4 +193,7 @@ def _iso(value: Any, fallback: datetime) -> datetime:
         parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.replace("Z", "+00:00")))
     except ValueError:
         return fallback
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+05:00: before the first representable time
+        raise WebhookError("webhook", f"date {value[:40]} is out of range") from exc

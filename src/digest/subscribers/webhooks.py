@@ -50,7 +50,8 @@ from digest.subscribers.webhook_events import (
     sendgrid_events,
 )
 
-__all__ = ["PROVIDERS", "WebhookEvent", "WebhookSecrets", "parse_event", "sendgrid_key"]
+__all__ = ["PROVIDERS", "WebhookEvent", "WebhookPost", "WebhookSecrets", "parse_event",
+           "parse_post", "sendgrid_key"]
 
 Provider = Literal["postmark", "sendgrid", "mailgun"]
 PROVIDERS: tuple[Provider, ...] = ("postmark", "sendgrid", "mailgun")
@@ -75,23 +76,52 @@ class WebhookSecrets:
                    hooks.postmark_basic_auth, timedelta(seconds=hooks.max_age))
 
 
+@dataclass(frozen=True)
+class WebhookPost:
+    """One post's events, and the one-time token it was signed with (Mailgun's ``token``; None
+    for providers that sign no such value): a token seen before marks the post a replay."""
+
+    provider: str
+    events: list[WebhookEvent]
+    once: str | None = None
+
+
 def parse_event(provider: str, headers: Mapping[str, str], body: bytes,
                 secret: WebhookSecrets, *, now: datetime) -> list[WebhookEvent]:
     """The events of one post, once its origin is proven. Raises ``WebhookError`` otherwise."""
+    return parse_post(provider, headers, body, secret, now=now).events
+
+
+def parse_post(provider: str, headers: Mapping[str, str], body: bytes,
+               secret: WebhookSecrets, *, now: datetime) -> WebhookPost:
+    """``parse_event`` with the post's one-time token. Raises ``WebhookError``: 404 for an
+    unknown provider, 401/403 for a post not proven to be the provider's, and 400 for any body
+    that is not what the provider documents (deep nesting, numbers or dates out of range, wrong
+    types): never anything else, so a hostile body cannot make the server fail (5xx), which
+    providers answer by posting it again."""
     if provider not in PROVIDERS:
         raise WebhookError(provider, "unknown provider; expected one of " + ", ".join(PROVIDERS),
                            status=404)
     if len(body) > MAX_BODY:
         raise WebhookError(provider, f"body of {len(body)} bytes is over {MAX_BODY}")
     lowered = {name.lower(): value for name, value in headers.items()}
-    if provider == "mailgun":
-        return _mailgun(body, secret, now)
-    if provider == "sendgrid":
-        return _sendgrid(lowered, body, secret, now)
-    return _postmark(lowered, body, secret, now)
+    try:
+        if provider == "mailgun":
+            return _mailgun(body, secret, now)
+        if provider == "sendgrid":
+            return WebhookPost(provider, _sendgrid(lowered, body, secret, now))
+        return WebhookPost(provider, _postmark(lowered, body, secret, now))
+    except WebhookError as exc:
+        if exc.provider == provider:
+            raise
+        raise WebhookError(provider, exc.reason, status=exc.status) from exc
+    except (RecursionError, ValueError, OverflowError, TypeError, AttributeError,
+            KeyError) as exc:
+        raise WebhookError(provider, f"malformed body ({type(exc).__name__}: "
+                                     f"{str(exc)[:120]})") from exc
 
 
-def _mailgun(body: bytes, secret: WebhookSecrets, now: datetime) -> list[WebhookEvent]:
+def _mailgun(body: bytes, secret: WebhookSecrets, now: datetime) -> WebhookPost:
     if not secret.mailgun_signing_key:
         raise _unconfigured("mailgun", "mailgun_signing_key_env")
     data = _json("mailgun", body)
@@ -109,7 +139,9 @@ def _mailgun(body: bytes, secret: WebhookSecrets, now: datetime) -> list[Webhook
     item = data.get("event-data")
     if not isinstance(item, dict):
         raise WebhookError("mailgun", "no event-data object in the body")
-    return [mailgun_event(item, now)]
+    # Mailgun signs only timestamp + token, not event-data: the token, used once, is what
+    # keeps a captured signature from carrying other events.
+    return WebhookPost("mailgun", [mailgun_event(item, now)], once=token)
 
 
 def _sendgrid(headers: Mapping[str, str], body: bytes, secret: WebhookSecrets,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -14,6 +15,7 @@ from digest.web.pages import form_of, message, page, web_of
 from digest.web.security import (
     SESSION_COOKIE,
     SESSION_HOURS,
+    Refused,
     Session,
     client_ip,
     safe_next,
@@ -32,14 +34,23 @@ def routes() -> list[BaseRoute]:
 
 def editor_session(request: Request) -> Session | Response:
     """The editor's session, or the response refusing the request: a browser is sent to the
-    login page, anything else (a script, a form POST) gets 401."""
+    login page, anything else (a script, a form POST) gets 401, and a client with too many
+    wrong tokens 429."""
     session = web_of(request).guard.session(request)
-    if session is not None:
+    if isinstance(session, Session):
         return session
+    if session is Refused.LIMITED:
+        return _too_many(request)
     if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
         target = "/editor/login?" + urlencode({"next": request.url.path})
         return RedirectResponse(target, 303)
     return message(request, "Log in first", "These pages are for the editors.", status=401)
+
+
+def _too_many(request: Request) -> Response:
+    return message(request, "Too many attempts",
+                   "Too many wrong editor tokens came from here. Try again in an hour.",
+                   status=429)
 
 
 async def checked_form(request: Request) -> tuple[Session, dict[str, str]] | Response:
@@ -69,12 +80,14 @@ async def login_post(request: Request) -> Response:
         return _no_token(request)
     form = await form_of(request)
     target = safe_next(form.get("next"))
-    if not web.login_ip.allow(client_ip(request)):
-        return message(request, "Too many attempts", "Try again in an hour.", status=429)
-    if not web.guard.token_matches(form.get("token", "")):
+    refused = await run_in_threadpool(web.guard.present, client_ip(request),
+                                      form.get("token", ""))
+    if refused is Refused.LIMITED:
+        return _too_many(request)
+    if refused is not None:
         return page(request, "login.html", {"next": target, "error": "That is not the editor "
                                             "token."}, status=401)
-    _, cookie = web.guard.new_session()
+    _, cookie = await run_in_threadpool(web.guard.new_session)
     response = RedirectResponse(target, 303)
     response.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_HOURS * 3600, httponly=True,
                         samesite="strict", secure=web.base_url.startswith("https:"),
@@ -86,6 +99,7 @@ async def logout_post(request: Request) -> Response:
     checked = await checked_form(request)
     if isinstance(checked, Response):
         return checked
+    await run_in_threadpool(web_of(request).guard.end, checked[0])
     response = RedirectResponse("/editor/login", 303)
     response.delete_cookie(SESSION_COOKIE, path="/editor")
     return response

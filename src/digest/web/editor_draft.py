@@ -34,7 +34,7 @@ DONE = {
 def routes() -> list[BaseRoute]:
     return [
         Route("/editor/draft", draft_page, methods=["GET"]),
-        Route("/editor/preview/{issue_id:int}", preview, methods=["GET"]),
+        Route("/editor/preview/{issue_id:rowid}", preview, methods=["GET"]),
         Route("/editor/draft/make", make_post, methods=["POST"]),
         Route("/editor/draft/edit", edit_post, methods=["POST"]),
         Route("/editor/draft/approve", approve_post, methods=["POST"]),

@@ -1,6 +1,6 @@
 """POST /webhooks/{provider}: mail providers report bounces, complaints and unsubscribes here.
 
-``digest.subscribers.webhooks.parse_event`` proves the post came from the provider and reads its
+``digest.subscribers.webhooks.parse_post`` proves the post came from the provider and reads its
 events; ``digest.app.apply_provider_events`` records them. This module only reads the request
 (with a size cap, before anything is parsed) and answers with the status the checks call for:
 providers retry on 5xx, so a refused post gets 4xx.
@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from digest import app
 from digest.errors import WebhookError
 from digest.settings import Settings
-from digest.subscribers.webhooks import MAX_BODY, WebhookSecrets, parse_event
+from digest.subscribers.webhooks import MAX_BODY, WebhookSecrets, parse_post
 from digest.web.pages import web_of
 
 
@@ -30,11 +30,11 @@ def webhook_routes(settings: Settings) -> list[BaseRoute]:
             return PlainTextResponse(f"body over {MAX_BODY} bytes", status_code=413)
         web = web_of(request)
         try:
-            events = parse_event(provider, request.headers, body, secrets, now=web.clock())
+            post = parse_post(provider, request.headers, body, secrets, now=web.clock())
+            report = await run_in_threadpool(app.apply_provider_events, web.settings, post,
+                                             web.clock())
         except WebhookError as exc:
             return PlainTextResponse(exc.reason, status_code=exc.status)
-        report = await run_in_threadpool(app.apply_provider_events, web.settings, events,
-                                         web.clock())
         return PlainTextResponse(f"{len(report.changed)} changed, {report.unchanged} unchanged, "
                                  f"{report.unknown} unknown")
 

@@ -11,12 +11,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from digest.app.deps import Deps
 from digest.delivery.senders import SenderFactory
 from digest.settings import Settings
+from digest.web.mailworker import MailWorker
 from digest.web.security import Guard, RateLimiter
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -24,18 +26,35 @@ STATIC = Path(__file__).parent / "static"
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail hides everything past this much HTML
 _DARK_MEDIA = re.compile(r"@media\s*\(\s*prefers-color-scheme\s*:\s*dark\s*\)", re.IGNORECASE)
 
+class RowIdConvertor(Convertor[int]):
+    """``{name:rowid}`` in a route: a number that can be a row id (1 to 19 digits). Starlette's
+    ``int`` takes any number of digits, and one past 4,300 digits makes ``int()`` raise: a path
+    with a longer number matches no route (404) instead."""
+
+    regex = "[0-9]{1,19}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("rowid", RowIdConvertor())
+
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Subscribe attempts per client address and per email address; login attempts per client."""
+    """Subscribe attempts per client address and per email address; wrong editor tokens (by the
+    login form or a bearer header) per client."""
 
     per_ip: int = 10
     per_address: int = 3
     window: float = 3600.0  # seconds
-    logins: int = 20
+    logins: int = 20  # wrong tokens; a right one is never counted
 
 
 @dataclass
@@ -50,12 +69,11 @@ class Web:
     limits: Limits = field(default_factory=Limits)
     subscribe_ip: RateLimiter = field(init=False)
     subscribe_address: RateLimiter = field(init=False)
-    login_ip: RateLimiter = field(init=False)
+    mail_worker: MailWorker | None = None  # sends queued confirmations while serving
 
     def __post_init__(self) -> None:
         self.subscribe_ip = RateLimiter(self.limits.per_ip, self.limits.window)
         self.subscribe_address = RateLimiter(self.limits.per_address, self.limits.window)
-        self.login_ip = RateLimiter(self.limits.logins, self.limits.window)
 
     @property
     def secret(self) -> bytes:

@@ -14,7 +14,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from digest import app
-from digest.errors import SendError, SubscriberError, TokenError
+from digest.errors import SubscriberError, TokenError
 from digest.subscribers import clean_name, email_key, validate_email
 from digest.web.pages import form_of, message, page, unsubscribe_path, web_of
 from digest.web.security import client_ip
@@ -33,7 +33,7 @@ def routes(unsubscribe_at: str) -> list[BaseRoute]:
         Route("/subscribe", subscribe_post, methods=["POST"]),
         Route("/subscribe/confirm", confirm_page, methods=["GET"]),
         Route("/subscribe/confirm", confirm_post, methods=["POST"]),
-        Route("/issues/{issue_id:int}", issue_page, methods=["GET"]),
+        Route("/issues/{issue_id:rowid}", issue_page, methods=["GET"]),
         Route("/issues/{content:str}", issue_page, methods=["GET"]),
     ]
 
@@ -94,12 +94,12 @@ async def subscribe_post(request: Request) -> Response:
         return message(request, "Too many requests",
                        "Too many subscription requests came from here or for this address. "
                        "Please try again in an hour.", status=429)
-    try:
-        await run_in_threadpool(app.request_subscription, web.settings, web.deps, address, name,
-                                web.base_url)
-    except SendError:
-        return message(request, "Please try again later",
-                       "The confirmation message could not be sent just now.", status=503)
+    # Queued, whoever the address belongs to: the mail goes out from the worker thread, so
+    # the answer and its timing are the same for every address.
+    await run_in_threadpool(app.request_subscription, web.settings, address, name,
+                            web.base_url, web.clock())
+    if web.mail_worker is not None:
+        web.mail_worker.wake()
     # The same answer whether the address is new, active or gone: nobody learns who is listed.
     return message(request, "Check your inbox", _SAME_ANSWER)
 
@@ -140,6 +140,10 @@ async def issue_page(request: Request) -> Response:
     if issue is None:
         return message(request, "No such issue", "There is no published issue with this number.",
                        status=404)
+    # Links come from the configured address, never from the request: its Host header and
+    # query are the visitor's to choose.
+    canonical = web.link(f"/issues/{issue.content_hash[:12]}" if issue.content_hash
+                         else f"/issues/{issue.id}")
     html = app.web_version(web.settings, issue, web.link(unsubscribe_path(web.settings)),
-                           str(request.url))
+                           canonical)
     return Response(html, media_type="text/html; charset=utf-8")

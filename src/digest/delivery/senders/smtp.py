@@ -13,6 +13,7 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from digest.errors import SendAborted, SendError
 from digest.models import Outgoing, SendOutcome, SendResult
@@ -26,6 +27,11 @@ def tls_context(settings: SmtpSettings, cafile: str | None = None) -> ssl.SSLCon
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` is a read that timed out (smtplib reports it as a disconnection)."""
+    return isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
 
 
 def _reply(code: int, text: bytes | str) -> str:
@@ -134,6 +140,7 @@ class SmtpSender:
         """Hand over one message; a drop or timeout closes the connection for the next one."""
         options = [f"SIZE={len(message.data)}"] if conn.has_extn("size") else []
         text: bytes | str
+        in_data = False
         try:
             code, text = conn.mail(message.envelope_from, options)
             if code >= 500:
@@ -142,12 +149,16 @@ class SmtpSender:
             if code < 400:
                 code, text = conn.rcpt(message.recipient)
             if code < 400:
+                in_data = True
                 code, text = conn.data(message.data)
         except smtplib.SMTPResponseException as exc:  # data() raises when 354 does not come
             code, text = exc.smtp_code, exc.smtp_error
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
             reason = str(exc) or type(exc).__name__
+            if in_data and _timed_out(exc):
+                return replace(self._result(message, "temporary", f"no answer after the "
+                                            f"message text: {reason}"), stalled=True)
             return self._result(message, "temporary", f"connection lost: {reason}")
         self._used += 1
         if code < 400:
