@@ -17,7 +17,9 @@
      ├── WebhookError             a mail provider's event post is unsigned, forged or malformed
      └── SendError                the send cannot go on (server unreachable, login refused, ...)
           ├── SendAborted         ... carrying the results of the messages handed over before
-          └── PermanentSendError  this one message can never be sent (an unusable address)
+          ├── PermanentSendError  this one message can never be sent (an unusable address)
+          └── RefusedError        the server refused the issue itself (the message, the sender,
+                                  the relay), not the readers: the send stopped, nobody marked
 
 A refusal of one message that is worth retrying (4xx, timeout, dropped connection) is no
 exception: senders return it as a ``temporary`` ``SendResult`` and the send loop retries it.
@@ -151,3 +153,15 @@ class SendAborted(SendError):
 class PermanentSendError(SendError):
     """This message can never be sent as it is (e.g. an address no header can carry): its
     delivery is recorded as rejected and the send goes on."""
+
+
+class RefusedError(SendError):
+    """The server refused an issue for a reason that is not about the readers (the message, the
+    sender, the relay: ``kind``), several times in a row. The send stopped; no reader was
+    marked; the issue stays pending. ``reply`` is the server's own words."""
+
+    def __init__(self, reason: str, *, issue_id: int, kind: str, reply: str) -> None:
+        super().__init__(reason)
+        self.issue_id = issue_id
+        self.kind = kind
+        self.reply = reply

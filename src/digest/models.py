@@ -226,7 +226,12 @@ class Outgoing:
     recipient_values: Recipient | None = None
 
 
-SendOutcome = Literal["sent", "temporary", "permanent"]
+# refused: refused for a reason that is not about the reader (the message, the sender, the relay:
+# see digest.delivery.replies); the send loop stops after a few in a row and records none of them.
+SendOutcome = Literal["sent", "temporary", "permanent", "refused"]
+# What a reply is about (digest.delivery.replies): only "reader" counts towards bounced.
+ReplyClass = Literal["accepted", "reader", "mailbox_full", "temporary", "message", "sender",
+                     "relay"]
 
 
 @dataclass(frozen=True)
@@ -239,6 +244,7 @@ class SendResult:
     message_id: str = ""
     attempts: int = 1  # attempts made in this run
     stalled: bool = False  # no answer came after the message text (a timeout after DATA)
+    kind: ReplyClass | None = None  # what the reply was about, when the sender could tell
 
 
 @dataclass(frozen=True)

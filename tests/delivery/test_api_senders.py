@@ -392,3 +392,17 @@ def test_digest_run_delivers_through_the_api(tmp_path: Path, fake: FakeApi) -> N
         again = run_digest(config, env, "run")
         assert again.returncode == 0, again.stderr
         assert sum(fake.counts.values()) == 3
+
+
+def test_a_request_refused_for_the_message_stops_the_send_and_marks_nobody(
+        tmp_path: Path, fake: FakeApi) -> None:
+    store, issue = make_store(tmp_path, READERS)
+    fake.fail_next(400 if fake.provider != "postmark" else 422, times=5)
+    with store:
+        report = run_delivery(store, issue, api_settings(fake, connections=1))
+        assert report.refused and (report.sent, report.rejected, report.failed) == (0, 0, 0)
+        assert store.delivery_counts(issue.id)["pending"] == len(READERS)
+        assert {s.status for s in store.subscribers()} == {"active"}
+    assert "Internal Server Error" in (report.stopped_reason or "")
+    assert f"digest issues cancel {issue.id}" in (report.stopped_reason or "")
+    assert not fake.counts and len(fake.requests) == 1

@@ -3,6 +3,8 @@
 - ``CountingHandler``: accepts everything and counts copies per recipient.
 - ``FaultyHandler``: refuses some addresses for good (550), answers 451/421 or drops the connection
   during DATA (before or after keeping the message) on chosen attempts for chosen addresses.
+- ``ScriptedHandler``: answers MAIL FROM, RCPT TO or the end of DATA with a reply of your choice
+  (a real relay's words: ``552 5.3.4 ...``, ``550 5.7.26 ...``), for every address or some.
 - ``SmtpServer``: runs a handler on an ephemeral port in a thread; optional STARTTLS, implicit TLS
   and AUTH (``users``).
 - ``SinkProcess``: a counting server in a separate process, so it does not share our GIL.
@@ -113,12 +115,53 @@ class FaultyHandler(CountingHandler):
         return "250 2.0.0 Ok: queued"
 
 
+class ScriptedHandler(CountingHandler):
+    """Answers one stage ("mail", "rcpt" or "data") with ``reply`` (a full reply line such as
+    ``"552 5.3.4 Message size exceeds fixed maximum message size"``), for the addresses in
+    ``only`` (every address when empty); everything else is accepted and counted."""
+
+    def __init__(self, stage: str, reply: str, *, only: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.stage, self.reply, self.only = stage, reply, set(only)
+        self.answered = 0  # times the scripted reply was given
+
+    def _applies(self, address: str) -> bool:
+        return not self.only or address in self.only
+
+    def _answer(self) -> str:
+        with self.lock:
+            self.answered += 1
+        return self.reply
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
+                          mail_options: list[str]) -> str:
+        if self.stage == "mail":
+            return self._answer()
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 Ok"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if self.stage == "rcpt" and self._applies(address):
+            return self._answer()
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.stage == "data" and any(self._applies(a) for a in envelope.rcpt_tos):
+            return self._answer()
+        self.accept(envelope)
+        return "250 2.0.0 Ok: queued"
+
+
 class SmtpServer:
     """A handler served on 127.0.0.1:<ephemeral port> by a thread; use as a context manager."""
 
     def __init__(self, handler: Any, *, starttls: ssl.SSLContext | None = None,
                  require_starttls: bool = False, implicit_tls: ssl.SSLContext | None = None,
-                 users: Mapping[str, str] | None = None, auth_require_tls: bool = True) -> None:
+                 users: Mapping[str, str] | None = None, auth_require_tls: bool = True,
+                 size_limit: int | None = 33554432) -> None:
         self.handler = handler
         self.host = "127.0.0.1"
         self.port = 0
@@ -127,6 +170,8 @@ class SmtpServer:
             "auth_required": bool(users), "auth_require_tls": auth_require_tls,
             "authenticator": _authenticator(users) if users else None,
             "hostname": "digest-test", "decode_data": False,
+            # advertised as SIZE in EHLO (aiosmtpd's default); None: no SIZE at all
+            "data_size_limit": size_limit,
         }
         self._implicit_tls = implicit_tls
         self._loop = asyncio.new_event_loop()

@@ -26,6 +26,7 @@ from typing import Protocol, runtime_checkable
 from digest.delivery.progress import Progress
 from digest.delivery.ratelimit import TokenBucket
 from digest.delivery.recorder import Recorder
+from digest.delivery.refusals import RefusalStreak
 from digest.delivery.report import DeliveryReport
 from digest.delivery.senders import ContentSender, Sender, SenderFactory
 from digest.delivery.worker import Channels, Job, Retry, Worker
@@ -101,7 +102,9 @@ def deliver(ledger: Ledger, issue: Issue, template: MessageTemplate,
     """Send the issue to every pending row; returns what happened.
 
     A ``SendError`` from a sender stops the send: results so far are recorded, unsent rows stay
-    pending, and the error propagates.
+    pending, and the error propagates. Refusals that are not about the readers (see
+    ``digest.delivery.refusals``) stop it too, a few in a row, without marking anyone: the report
+    says so (``refused``, ``stopped_reason``) and nothing is raised.
     """
     run = _Run(ledger, issue, template, options or DeliveryOptions(), recipient_for,
                envelope_from, clock, sleep, monotonic, progress)
@@ -124,7 +127,7 @@ class _Run:
     def __post_init__(self) -> None:
         self.stop = threading.Event()
         self.recorder = Recorder(self.ledger, self.clock, self.opt.bounce_after, self.stop,
-                                 self.progress)
+                                 self.progress, refusals=RefusalStreak(self.issue.id))
         # Room for a full batch per connection, so batch senders can fill their batches.
         size = max(self.opt.connections * 40, self.opt.page_size)
         self.channels = Channels(queue.Queue(maxsize=size), self.recorder, self.stop)
@@ -194,7 +197,7 @@ class _Run:
 
     def _report(self, skipped: int, stopped: str | None) -> DeliveryReport:
         finished = False
-        error = next(iter(self.channels.fatal), self.recorder.error)
+        error = next(iter(self.channels.fatal), self.recorder.error) or self.recorder.refused
         if error is not None:
             stopped = f"{error}"
         elif stopped is None:
@@ -203,7 +206,7 @@ class _Run:
         counts = self.recorder.counts
         return DeliveryReport(self.issue.id, counts["sent"], counts["temporary"],
                               counts["permanent"], skipped, elapsed, counts["sent"] / elapsed,
-                              stopped, finished)
+                              stopped, finished, refused=self.recorder.refused is not None)
 
     def _hourly_budget(self) -> int | None:
         cap = self.opt.max_per_hour

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from digest.delivery.refusals import RefusalStreak
+from digest.errors import RefusedError
 from digest.models import SendResult
 
 if TYPE_CHECKING:
@@ -51,6 +53,9 @@ class Recorder:
     counts: dict[str, int] = field(
         default_factory=lambda: {"sent": 0, "temporary": 0, "permanent": 0})
     error: BaseException | None = None
+    # Refusals not about the reader are held back here, and stop the send a few in a row
+    # (digest.delivery.refusals): none of them is written, no reader is marked.
+    refusals: RefusalStreak | None = None
     _inbox: queue.SimpleQueue[Handed | None] = field(default_factory=queue.SimpleQueue)
 
     def hand(self, results: Sequence[SendResult], *, wait: bool) -> None:
@@ -78,13 +83,24 @@ class Recorder:
             closed = None in waiting
             handed = [h for h in waiting if h is not None]
             try:
-                self._write([r for h in handed for r in h.results])
+                self._write([r for h in handed for r in h.results], closing=closed)
             finally:
                 for h in handed:
                     if h.ack is not None:
                         h.ack.set()
 
-    def _write(self, results: list[SendResult]) -> None:
+    @property
+    def refused(self) -> RefusedError | None:
+        """Why the server's refusals stopped the send, if they did."""
+        return None if self.refusals is None else self.refusals.tripped
+
+    def _write(self, results: list[SendResult], *, closing: bool = False) -> None:
+        if self.refusals is not None:
+            results, _ = self.refusals.admit(results)
+            if closing:  # refusals that did not make a streak: temporary failures
+                results += self.refusals.release()
+            if self.refusals.tripped is not None:
+                self.stop.set()
         if not results or self.error is not None:
             return
         try:

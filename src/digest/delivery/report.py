@@ -19,3 +19,6 @@ class DeliveryReport:
     stopped_reason: str | None = None  # why rows were left pending, if they were
     finished: bool = False  # no row left pending: the issue is marked sent
     notes: tuple[str, ...] = ()  # what the operator should know (the config changed mid-issue)
+    # The server refused the issue itself (message, sender, relay), not the readers: the send
+    # stopped, the refused rows stay pending; stopped_reason says why and the way out.
+    refused: bool = False

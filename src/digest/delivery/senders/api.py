@@ -6,9 +6,9 @@ loop calls ``prepare`` once with the issue, then hands over up to ``max_batch`` 
 ``send_batch`` call, and each call is one request. How replies are sorted for the ledger:
 
 - 2xx and other 4xx: read by the provider's module (Postmark answers per message; SendGrid and
-  Mailgun for the whole request, so a refused request gives every message in it the reply, as
-  ``temporary``: a refused request says nothing for good about each address, and ``permanent``
-  failures count towards bouncing a subscriber).
+  Mailgun for the whole request). A request refused as invalid names no single recipient, so it
+  is never a reader's fault: every message in it is ``refused`` (about the message or the sender,
+  ``digest.delivery.replies.classify_request_refusal``), and the send loop stops after a few.
 - 401, 403: the credentials (or the sender identity) were refused. ``SendError`` naming the
   provider and the environment variable: the send stops and nothing is marked.
 - 404: no such endpoint or domain (a wrong ``base_url`` or ``domain``): ``SendError``.
@@ -32,6 +32,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from digest import __version__
+from digest.delivery.replies import Verdict, classify_request_refusal
 from digest.delivery.senders.api_content import (
     TOKEN_KEYS,
     TOKEN_RE,
@@ -245,6 +246,12 @@ class ApiSender:
              attempts: int) -> list[SendResult]:
         return [result(c, outcome, reply, attempts) for c in copies]
 
+    @staticmethod
+    def refused(copies: Sequence[Copy], reply: str, attempts: int) -> list[SendResult]:
+        """Every message of a request refused as a whole: about the message or the sender."""
+        verdict = classify_request_refusal(reply)
+        return [judged(c, verdict, reply, attempts) for c in copies]
+
 
 def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1_000_000 else f"{n / 1e3:.1f} KB"
@@ -282,3 +289,10 @@ def split(shared: int, sizes: Sequence[int], *, most: int, limit: int) -> list[r
 def result(copy: Copy, outcome: SendOutcome, reply: str, attempts: int) -> SendResult:
     return SendResult(copy.message.delivery_id, outcome, reply=reply,
                       message_id=copy.message.message_id, attempts=attempts)
+
+
+def judged(copy: Copy, verdict: Verdict, reply: str, attempts: int) -> SendResult:
+    """The result of one message whose reply was classified (``digest.delivery.replies``)."""
+    return SendResult(copy.message.delivery_id, verdict.outcome, reply=reply,
+                      message_id=copy.message.message_id, attempts=attempts, kind=verdict.kind)
+

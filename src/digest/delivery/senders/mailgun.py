@@ -20,7 +20,8 @@ send-http, quickstart-guide/responses):
 Recipient variables reach headers too, so each copy's Message-ID and List-Unsubscribe come
 from them. The HTML part needs each value HTML-escaped and the text part as it is, so every
 value is sent twice (``name_html``, ``name_text``, ...). A whole request refused (400) gives
-every message in it Mailgun's reply as a ``temporary`` result.
+every message in it Mailgun's reply as a ``refused`` result (about the message or the sender,
+never the reader).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class MailgunSender(ApiSender):
             except (ValueError, KeyError, TypeError):
                 queued = "-"
             return self.each(copies, "sent", f"Mailgun: {text} {queued}", attempts)
-        return self.each(copies, "temporary", f"Mailgun {response.status_code}: {text}", attempts)
+        return self.refused(copies, f"Mailgun {response.status_code}: {text}", attempts)
 
     def error_text(self, response: httpx.Response) -> str:
         try:

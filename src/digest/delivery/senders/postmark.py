@@ -21,16 +21,17 @@ What Postmark documents (postmarkapp.com/developer/user-guide/send-email-with-ap
   complaint), 410 too many batch messages, 412 account is pending, 413 account may not send,
   429 rate limit exceeded.
 
-How codes become results: 0 sent; 406, and 300 about the 'To' address, permanent (the
-recipient is refused for good); 100, 429 and unknown codes temporary; codes about the account,
-the token or the sender signature (10, 400, 401, 405, 412, 413), and a 300 about anything but
-the recipient, would refuse every message alike: they stop the send (``SendError``).
+How codes become results (``digest.delivery.replies.classify_postmark``): 0 sent; 406, and 300
+about the 'To' address, permanent (the recipient is refused for good); 100, 429 and unknown codes
+temporary; a 300 about anything but the recipient, or a whole request refused (422), is about the
+message: ``refused`` (the send loop stops after a few, marking nobody); codes about the account,
+the token or the sender signature (10, 400, 401, 405, 412, 413) would refuse every message alike:
+they stop the send at once (``SendError``).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from functools import lru_cache
 from json.encoder import encode_basestring
@@ -38,13 +39,20 @@ from typing import Any
 
 import httpx
 
-from digest.delivery.senders.api import ApiSender, Copy, IssueContent, Request, mailbox, result
+from digest.delivery.replies import classify_postmark
+from digest.delivery.senders.api import (
+    ApiSender,
+    Copy,
+    IssueContent,
+    Request,
+    judged,
+    mailbox,
+    result,
+)
 from digest.errors import SendError
 from digest.models import SendResult
 
 _ACCOUNT_CODES = {10, 400, 401, 405, 412, 413}
-_RECIPIENT_CODES = {406}
-_ABOUT_TO = re.compile(r"^(Invalid|Error\s+parsing)\s+'To'", re.IGNORECASE)
 
 
 class PostmarkSender(ApiSender):
@@ -100,7 +108,7 @@ class PostmarkSender(ApiSender):
             if code in _ACCOUNT_CODES:
                 raise SendError(self._stopped(code, text), code=response.status_code)
             reply = f"Postmark {response.status_code}: {text}"
-            return self.each(copies, "temporary", reply, attempts)
+            return self.refused(copies, reply, attempts)
         if len(answer) != len(copies):
             reply = f"Postmark answered {len(answer)} results for {len(copies)} messages"
             return self.each(copies, "temporary", reply, attempts)
@@ -111,12 +119,10 @@ class PostmarkSender(ApiSender):
         if code == 0:
             return result(copy, "sent", f"Postmark: {text} (MessageID {entry.get('MessageID')})",
                           attempts)
-        reply = f"Postmark error {code}: {text}"
-        if code in _RECIPIENT_CODES or (code == 300 and _ABOUT_TO.match(text)):
-            return result(copy, "permanent", reply, attempts)
-        if code in _ACCOUNT_CODES or code == 300:
+        if code in _ACCOUNT_CODES:
             raise SendError(self._stopped(code, text))
-        return result(copy, "temporary", reply, attempts)
+        return judged(copy, classify_postmark(code, text), f"Postmark error {code}: {text}",
+                      attempts)
 
     def _stopped(self, code: int | None, text: str) -> str:
         variable = self.settings.token_env or "its environment variable"

@@ -24,7 +24,7 @@ What SendGrid documents (Mail Send v3: docs.sendgrid.com .../mail-send, /persona
 A tag can only have one value, and the HTML part needs the value HTML-escaped while the text
 part needs it as it is: so the HTML part gets tags of its own (``%%DIGEST_HTML_...%%``), and the
 text part keeps the TOKENS as its tags. A whole request refused (400) gives every message in it
-the errors as a ``temporary`` result.
+the errors as a ``refused`` result (about the message or the sender, never the reader).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class SendGridSender(ApiSender):
             reply = f"SendGrid {status} {queued}, X-Message-Id {message_id}"
             return self.each(copies, "sent", reply, attempts)
         reply = f"SendGrid {status}: {self.error_text(response)}"
-        return self.each(copies, "temporary", reply, attempts)
+        return self.refused(copies, reply, attempts)
 
     def error_text(self, response: httpx.Response) -> str:
         try:

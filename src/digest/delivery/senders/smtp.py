@@ -1,10 +1,12 @@
 """The SMTP sender: one reused connection, reopened after a set number of messages or a drop.
 
-Replies are sorted the way the ledger needs them: 4xx, timeouts and dropped connections are
-temporary (worth another attempt), 5xx to a recipient or to the message is permanent. Trouble that
-would fail every message the same way (the server unreachable, the login or the TLS certificate
-refused, the sender address refused) raises ``SendError`` so the send stops instead of marking the
-whole list as failed.
+Replies are sorted by what they are about (``digest.delivery.replies``, with the command they
+answered): 4xx, timeouts and dropped connections are temporary (worth another attempt), a refusal
+of the reader's address is permanent, a refusal of the message, the sender or by the relay is
+``refused`` (the send loop stops after a few). A message larger than the server's advertised
+``SIZE`` is refused here, before anything is sent. Trouble that would fail every message the same
+way (the server unreachable, the login or the TLS certificate refused) raises ``SendError`` so
+the send stops instead of marking the whole list as failed.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from digest.delivery.refusals import IN_A_ROW
+from digest.delivery.replies import Stage, Verdict, classify
 from digest.errors import SendAborted, SendError
-from digest.models import Outgoing, SendOutcome, SendResult
+from digest.models import Outgoing, SendResult
 from digest.settings import SmtpSettings
 
 
@@ -61,8 +65,15 @@ class SmtpSender:
         return f"{self.settings.host}:{self.settings.port}"
 
     def send_batch(self, messages: Sequence[Outgoing]) -> list[SendResult]:
+        """One result per message. After IN_A_ROW refusals that are not about the reader the rest
+        of the batch is not tried: the send loop stops on such a streak and leaves them pending."""
         results: list[SendResult] = []
         for message in messages:
+            streak = results[-IN_A_ROW:]
+            if len(streak) == IN_A_ROW and all(r.outcome == "refused" for r in streak):
+                results.append(replace(streak[-1], delivery_id=message.delivery_id,
+                                       message_id=message.message_id))
+                continue
             try:
                 results.append(self._send_one(self._connection(), message))
             except SendError as exc:
@@ -138,41 +149,40 @@ class SmtpSender:
 
     def _send_one(self, conn: smtplib.SMTP, message: Outgoing) -> SendResult:
         """Hand over one message; a drop or timeout closes the connection for the next one."""
+        limit = size_limit(conn)
+        if limit and len(message.data) > limit:
+            return self._result(message, Verdict("message", "5.3.4"),
+                                too_big(len(message.data), limit, self._where))
         options = [f"SIZE={len(message.data)}"] if conn.has_extn("size") else []
         text: bytes | str
-        in_data = False
+        stage: Stage = "mail"
         try:
             code, text = conn.mail(message.envelope_from, options)
-            if code >= 500:
+            if code == 530:
                 self._reset(conn, code)
-                raise SendError(self._sender_refused(message, code, text), code=code)
+                raise SendError(f"the mail server {self._where} requires a login "
+                                f"({_reply(code, text)}); set the smtp username and password",
+                                code=code)
             if code < 400:
+                stage = "rcpt"
                 code, text = conn.rcpt(message.recipient)
             if code < 400:
-                in_data = True
+                stage = "data"
                 code, text = conn.data(message.data)
         except smtplib.SMTPResponseException as exc:  # data() raises when 354 does not come
             code, text = exc.smtp_code, exc.smtp_error
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
             reason = str(exc) or type(exc).__name__
-            if in_data and _timed_out(exc):
-                return replace(self._result(message, "temporary", f"no answer after the "
-                                            f"message text: {reason}"), stalled=True)
-            return self._result(message, "temporary", f"connection lost: {reason}")
+            if stage == "data" and _timed_out(exc):
+                return replace(self._result(message, Verdict("temporary"), f"no answer after "
+                                            f"the message text: {reason}"), stalled=True)
+            return self._result(message, Verdict("temporary"), f"connection lost: {reason}")
         self._used += 1
-        if code < 400:
-            return self._result(message, "sent", _reply(code, text))
-        self._reset(conn, code)
-        outcome: SendOutcome = "permanent" if code >= 500 else "temporary"
-        return self._result(message, outcome, _reply(code, text))
-
-    def _sender_refused(self, message: Outgoing, code: int, text: bytes | str) -> str:
-        if code == 530:
-            return (f"the mail server {self._where} requires a login ({_reply(code, text)}); "
-                    "set the smtp username and password")
-        return (f"the mail server {self._where} refused the sender address "
-                f"{message.envelope_from}: {_reply(code, text)}")
+        reply = _reply(code, text)
+        if code >= 400:
+            self._reset(conn, code)
+        return self._result(message, classify(code, reply.partition(" ")[2], stage), reply)
 
     def _reset(self, conn: smtplib.SMTP, code: int) -> None:
         """Clear the refused transaction so the connection serves the next message."""
@@ -187,6 +197,19 @@ class SmtpSender:
             self._drop()
 
     @staticmethod
-    def _result(message: Outgoing, outcome: SendOutcome, reply: str) -> SendResult:
-        return SendResult(message.delivery_id, outcome, reply=reply,
-                          message_id=message.message_id)
+    def _result(message: Outgoing, verdict: Verdict, reply: str) -> SendResult:
+        return SendResult(message.delivery_id, verdict.outcome, reply=reply,
+                          message_id=message.message_id, kind=verdict.kind)
+
+
+def size_limit(conn: smtplib.SMTP) -> int | None:
+    """The largest message the server takes, in bytes, from its EHLO ``SIZE`` (RFC 1870; 0 or
+    no number: no fixed limit)."""
+    value = conn.esmtp_features.get("size", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def too_big(size: int, limit: int, where: str) -> str:
+    """The plain sentence for a message over the server's SIZE, both sizes in KB."""
+    return (f"the issue is {size / 1024:.1f} KB; the mail server {where} accepts at most "
+            f"{limit / 1024:.1f} KB (its SIZE limit)")
