@@ -100,7 +100,7 @@ def baseline(settings: ApiSettings, requests: int) -> float:
     sender.prepare(Issue(1, body.subject, body.html, body.text, NOW, "sending", ()), template())
     assert sender.content is not None
     copies = [copy_of(Outgoing(i, "digest@example.org", address(i), b"",
-                               make_message_id(1, i, FROM),
+                               make_message_id(1, i, FROM, "bench0000"),
                                recipient_values=Recipient(address(i), f"Reader {i}",
                                                           f"https://blog.example.org/u/{i}")),
                       sender.unsubscribe_mailto)

@@ -99,7 +99,7 @@ def setup(db: Path, n: int) -> int:
 def baseline(port: int, count: int, connections: int) -> float:
     """Plain smtplib, each thread one reused connection: messages per second."""
     data = template().personalize(Recipient("x@example.com", "Reader", "https://e.org/u/1"),
-                                  message_id=make_message_id(0, 0, FROM))
+                                  message_id=make_message_id(0, 0, FROM, "bench0000"))
 
     def push(worker: int) -> None:
         with smtplib.SMTP("127.0.0.1", port) as conn:

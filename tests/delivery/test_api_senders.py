@@ -124,7 +124,8 @@ def subscriber_ids(db: Path) -> dict[str, int]:
         return dict(conn.execute("SELECT email, id FROM subscribers").fetchall())
 
 
-def check_copy(copy: Delivered, name: str, subscriber_id: int, issue_id: int) -> None:
+def check_copy(copy: Delivered, name: str, subscriber_id: int, issue_id: int,
+               store_id: str) -> None:
     url = unsubscribe_url(subscriber_id)
     assert f"Hello {html.escape(name)}," in copy.html
     assert f'href="{html.escape(url)}"' in copy.html
@@ -138,7 +139,7 @@ def check_copy(copy: Delivered, name: str, subscriber_id: int, issue_id: int) ->
     assert copy.subject == "Weekly digest: café & co"
     assert "digest@example.org" in copy.sender and "Example Blog" in copy.sender
     headers = {k.lower(): v for k, v in copy.headers.items()}
-    assert headers["message-id"] == make_message_id(issue_id, subscriber_id, FROM)
+    assert headers["message-id"] == make_message_id(issue_id, subscriber_id, FROM, store_id)
     assert headers["list-unsubscribe"] == f"<{url}>, <mailto:leave@example.org>"
     assert headers["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
     assert headers["list-id"].endswith("<blog.example.org>")
@@ -150,18 +151,20 @@ def test_each_reader_gets_one_copy_with_their_own_values(tmp_path: Path, fake: F
     store, issue = make_store(tmp_path, READERS)
     with store:
         report = run_delivery(store, issue, api_settings(fake, batch_size=4))
+        store_id = store.store_id()
     assert report.sent == len(READERS) and report.finished
     assert sorted(fake.counts.values()) == [1] * len(READERS)
     ids = subscriber_ids(tmp_path / "digest.sqlite3")
     for email, name in READERS:
         [copy] = fake.for_email(email)
-        check_copy(copy, name, ids[email], issue.id)
+        check_copy(copy, name, ids[email], issue.id, store_id)
     # The requests are as few as the batch size allows, none above it.
     sizes = fake.sizes()
     assert len(sizes) == 2 and sum(sizes) == len(READERS) and max(sizes) <= 4
     rows = ledger(tmp_path / "digest.sqlite3")
     assert {status for status, _, _ in rows.values()} == {"sent"}
-    assert rows["zoe@example.org"][2] == make_message_id(issue.id, ids["zoe@example.org"], FROM)
+    assert rows["zoe@example.org"][2] == make_message_id(issue.id, ids["zoe@example.org"], FROM,
+                                                    store_id)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -182,7 +185,7 @@ def test_batches_are_full_and_never_above_the_limit(tmp_path: Path, provider: st
 def issue_and_messages(n: int) -> tuple[Issue, list[Outgoing]]:
     issue = Issue(1, rendered().subject, rendered().html, rendered().text, NOW, "sending", ())
     messages = [Outgoing(i, "digest@example.org", f"u{i}@example.com", b"",
-                         make_message_id(1, i, FROM),
+                         make_message_id(1, i, FROM, "teststore"),
                          recipient_values=Recipient(f"u{i}@example.com", f"U {i}",
                                                     unsubscribe_url(i)))
                 for i in range(1, n + 1)]
@@ -321,7 +324,7 @@ def test_an_unreachable_provider_stops_the_send() -> None:
 def test_a_finished_message_goes_out_as_it_is(fake: FakeApi) -> None:
     """Test copies (`digest send --to`) reach the sender unprepared, as MIME bytes."""
     recipient = Recipient("me@example.org", "Mé & you", unsubscribe_url(0))
-    mid = make_message_id(0, 1, FROM)
+    mid = make_message_id(0, 1, FROM, "teststore")
     data = template().personalize(recipient, message_id=mid)
     sender = direct_sender(fake, Sleeps())
     [result] = sender.send_batch([Outgoing(0, "digest@example.org", recipient.email, data, mid)])

@@ -58,7 +58,7 @@ def recipients() -> list[Recipient]:
 
 def signed_copies(signer: DkimSigner, **kw: object) -> list[bytes]:
     built = template(signer, **kw)  # type: ignore[arg-type]
-    return [built.personalize(r, message_id=make_message_id(3, i, FROM))
+    return [built.personalize(r, message_id=make_message_id(3, i, FROM, "teststore"))
             for i, r in enumerate(recipients())]
 
 
@@ -77,8 +77,8 @@ def test_signing_changes_no_byte_of_the_message(signer: DkimSigner) -> None:
     plain = template(None)
     signed = template(signer)
     for i, recipient in enumerate(recipients()[:2]):
-        original = plain.personalize(recipient, message_id=make_message_id(3, i, FROM))
-        raw = signed.personalize(recipient, message_id=make_message_id(3, i, FROM))
+        original = plain.personalize(recipient, message_id=make_message_id(3, i, FROM, "teststore"))
+        raw = signed.personalize(recipient, message_id=make_message_id(3, i, FROM, "teststore"))
         assert raw.endswith(b"\r\n" + original)
         signature = raw[: len(raw) - len(original)]
         assert all(len(line) <= 78 for line in signature.split(b"\r\n"))
@@ -119,7 +119,7 @@ def test_one_click_cannot_be_added_to_a_mailto_only_message(key: DkimKey,
                                                             signer: DkimSigner) -> None:
     built = template(signer)
     mail_only = Recipient("ann@example.org", "Ann", "mailto:leave@example.org?subject=x")
-    raw = built.personalize(mail_only, message_id=make_message_id(3, 1, FROM))
+    raw = built.personalize(mail_only, message_id=make_message_id(3, 1, FROM, "teststore"))
     assert b"List-Unsubscribe-Post" not in raw
     assert dkim.verify(raw, dnsfunc=key.dns()) is True
     added = raw.replace(b"\r\nMIME-Version: ", b"\r\nList-Unsubscribe-Post: List-Unsubscribe="

@@ -56,7 +56,8 @@ def build(issue: RenderedIssue | None = None, /, **kw: object) -> MessageTemplat
 
 
 def personal(template: MessageTemplate, recipient: Recipient) -> tuple[bytes, EmailMessage]:
-    data = template.personalize(recipient, message_id=make_message_id(7, 42, template.from_addr))
+    message_id = make_message_id(7, 42, template.from_addr, "0123abcd")
+    data = template.personalize(recipient, message_id=message_id)
     msg = email.message_from_bytes(data, policy=default)
     assert isinstance(msg, EmailMessage)
     return data, msg
@@ -129,7 +130,7 @@ def test_structure_and_headers() -> None:
     assert msg["To"].addresses[0].addr_spec == "bob@example.com"
     assert msg["Subject"] == "Weekly digest: caf\u00e9 news"
     assert msg["Date"].datetime == DATE
-    assert msg["Message-ID"] == "<digest.7.42@example.org>"
+    assert msg["Message-ID"] == "<digest.7.42.0123abcd@example.org>"
     assert msg["MIME-Version"] == "1.0"
     assert msg["List-Id"] == "Example Blog <blog.example.org>"
     assert re.fullmatch(r"<https://example\.org/u/abc123>,\s*<mailto:leave@example\.org"
@@ -253,12 +254,15 @@ def test_built_once_personalised_many_times() -> None:
     assert personal(template, BOB)[0] == first  # the same recipient gets the same bytes
 
 
-def test_message_id_is_stable_per_issue_and_subscriber() -> None:
-    a = make_message_id(3, 9, "Blog <digest@Example.ORG>")
-    assert a == make_message_id(3, 9, "digest@example.org")
+def test_message_id_is_stable_per_issue_subscriber_and_store() -> None:
+    a = make_message_id(3, 9, "Blog <digest@Example.ORG>", "store0001")
+    assert a == make_message_id(3, 9, "digest@example.org", "store0001")
     assert re.fullmatch(r"<[^@<>\s]+@example\.org>", a)
-    assert len({a, make_message_id(3, 10, "digest@example.org"),
-                make_message_id(4, 9, "digest@example.org")}) == 3
+    assert len({a, make_message_id(3, 10, "digest@example.org", "store0001"),
+                make_message_id(4, 9, "digest@example.org", "store0001"),
+                make_message_id(3, 9, "digest@example.org", "store0002")}) == 4
+    with pytest.raises(ValueError, match="store id"):
+        make_message_id(3, 9, "digest@example.org", "x>\r\nBcc: y")
 
 
 @pytest.mark.parametrize("bad", ["x@example.com\r\nBcc: v@example.net", "not an address",

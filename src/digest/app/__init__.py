@@ -70,7 +70,13 @@ if TYPE_CHECKING:
         unsubscribe,
     )
     from digest.app.reports import FeedHealth, feed_health, issue_status, issue_summaries
-    from digest.app.sending import SendReport, deliver_issue, delivery_options, send
+    from digest.app.sending import (
+        SendReport,
+        cancel_issue,
+        deliver_issue,
+        delivery_options,
+        send,
+    )
     from digest.app.signup import check_confirmation, confirm_subscription, request_subscription
 
 _WHERE = {
@@ -85,6 +91,7 @@ _WHERE = {
     "deliver_issue": "sending",
     "delivery_options": "sending",
     "send": "sending",
+    "cancel_issue": "sending",
     "RunReport": "cron",
     "run": "cron",
     "Drafted": "drafts",
@@ -131,7 +138,8 @@ _WHERE = {
 __all__ = [
     "Checked", "Clock", "Deps", "Draft", "Drafted", "FeedHealth", "FetchReport", "Left",
     "Next", "RunReport", "SendReport", "SubscriberImport", "TestCopy", "add_subscriber",
-    "apply_provider_events", "approve", "as_draft", "check_confirmation", "check_file",
+    "apply_provider_events", "approve", "as_draft", "cancel_issue", "check_confirmation",
+    "check_file",
     "check_next",
     "confirm_subscription", "deliver_issue", "delivery_options", "draft", "draft_next", "edit",
     "feed_health", "fetch", "import_subscribers", "issue_status", "issue_summaries",

@@ -20,7 +20,7 @@ from digest.issues.compose import nothing_new_message
 from digest.issues.drafts import as_rendered
 from digest.issues.render import Renderer
 from digest.mail import addressing, fill
-from digest.mail.message import make_message_id
+from digest.mail.message_id import one_off_message_id
 from digest.models import FetchOutcome, Issue, Outgoing, Recipient, RenderedIssue
 from digest.settings import Settings
 from digest.store import Store
@@ -129,7 +129,7 @@ def test_message(settings: Settings, draft: Draft, now: datetime, *,
     rendered = draft.rendered
     template = message_template(settings, subject_prefix + rendered.subject, rendered.html,
                                 rendered.text, now, web_of=rendered)
-    message_id = make_message_id(0, int(now.timestamp()), settings.digest.from_addr)
+    message_id = one_off_message_id("test", settings.digest.from_addr)
     data = template.personalize(draft.recipient, message_id=message_id)
     return Outgoing(delivery_id=0, envelope_from=addressing.envelope_from(
         settings.digest.from_addr), recipient=draft.recipient.email, data=data,

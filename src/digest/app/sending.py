@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from digest.app.deps import Deps
 from digest.app.messages import IssueIdentity, as_sent_by, current_identity, message_template
@@ -17,6 +18,7 @@ from digest.models import Issue, Subscriber
 from digest.settings import API_BATCH_LIMITS, Settings
 from digest.store import Store
 from digest.store.identity import freeze_identity
+from digest.store.issues import Cancelled
 from digest.store.lock import run_lock
 
 
@@ -31,6 +33,11 @@ class SendReport:
     @property
     def failed(self) -> bool:
         return any(r.failed or r.rejected for r in self.deliveries)
+
+    @property
+    def refused(self) -> bool:
+        """The server refused an issue itself: sending stopped, nobody marked (exit 4)."""
+        return any(r.refused for r in self.deliveries)
 
 
 def delivery_options(settings: Settings, *, include_failed: bool = False) -> DeliveryOptions:
@@ -114,3 +121,10 @@ def send(settings: Settings, deps: Deps, *, retry_failed: bool) -> SendReport:
         reports = finish_earlier(settings, store, deps, retry_failed=retry_failed)
         waiting = None if reports else store.open_draft()
     return SendReport(tuple(reports), waiting)
+
+
+def cancel_issue(settings: Settings, issue_id: int, now: datetime) -> Cancelled:
+    """`digest issues cancel N`: close the issue's unsent deliveries; free its posts for the next
+    issue when nobody got it. ``StoreError`` when it is not an issue being sent."""
+    with run_lock(settings.store), Store.open(settings.store) as store:
+        return store.cancel_issue(issue_id, now)

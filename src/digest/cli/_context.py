@@ -3,8 +3,9 @@ the dependencies for the use cases) and the one place errors become exit codes.
 
 Exit status: 0 all went well; 1 the job ran but something needs attention (a feed failed, a delivery
 failed, bad CSV rows were skipped); 2 bad configuration or input, nothing was done; 3 another run
-holds the lock; 4 sending stopped (mail server unreachable, credentials refused) or the store is
-unusable: pending deliveries stay pending for the next run.
+holds the lock; 4 sending stopped (mail server unreachable, credentials refused, or the server
+refused the issue itself: its size, the sender's policy) or the store is unusable: pending
+deliveries stay pending for the next run.
 """
 
 from __future__ import annotations

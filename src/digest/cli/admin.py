@@ -77,11 +77,17 @@ def list_(obj: Context, status: SubscriberStatus | None) -> int:
     return EXIT_OK
 
 
-@click.command(epilog="Example: digest issues")
-@click.pass_obj
+@click.group(invoke_without_command=True,
+             epilog="Examples: digest issues;  digest issues cancel 3")
+@click.pass_context
+def issues(ctx: click.Context) -> None:
+    """List issues with their deliveries counted by status (or cancel one)."""
+    if ctx.invoked_subcommand is None:
+        list_issues(ctx.obj)
+
+
 @guarded
-def issues(obj: Context) -> int:
-    """List issues with their deliveries counted by status."""
+def list_issues(obj: Context) -> int:
     from digest import app
 
     summaries = app.issue_summaries(obj.settings)
@@ -89,6 +95,26 @@ def issues(obj: Context) -> int:
         obj.say("No issues yet.")
     for summary in summaries:
         click.echo(output.issue_line(summary))
+    return EXIT_OK
+
+
+@issues.command(epilog="Example: digest issues cancel 3")
+@click.argument("issue_id", type=int)
+@click.pass_obj
+@guarded
+def cancel(obj: Context, issue_id: int) -> int:
+    """Stop sending issue ISSUE_ID for good (say the mail server refuses it).
+
+    Its pending and failed deliveries are closed. If nobody got it, its posts go to the next
+    issue; if some readers did, its posts stay with it so nobody gets them twice. Nothing else
+    changes: no subscriber is marked.
+    """
+    from digest import app
+
+    done = app.cancel_issue(obj.settings, issue_id, obj.clock())
+    posts = (f"its {done.released} post{'s' if done.released != 1 else ''} go to the next issue"
+             if not done.sent else f"{done.sent} readers had it, so its posts stay with it")
+    obj.say(f"Issue {issue_id} cancelled: {done.closed} unsent deliveries closed; {posts}.")
     return EXIT_OK
 
 

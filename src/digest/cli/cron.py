@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from digest.cli import output
-from digest.cli._context import EXIT_OK, EXIT_TROUBLE, Context, guarded
+from digest.cli._context import EXIT_OK, EXIT_STOPPED, EXIT_TROUBLE, Context, guarded
 
 
 @click.command(epilog="Example: digest run   (from cron: digest --quiet run)")
@@ -28,6 +28,8 @@ def run(obj: Context, force: bool) -> int:
         obj.say(line)
     for line in output.trouble_lines(report):
         click.echo(line, err=True)
+    if any(d.refused for d in report.deliveries):
+        return EXIT_STOPPED
     return EXIT_TROUBLE if report.trouble else EXIT_OK
 
 
@@ -70,6 +72,10 @@ def send(obj: Context, to_address: str | None, retry_failed: bool) -> int:
         obj.say("Nothing to send: every issue is delivered.")
     for delivery in report.deliveries:
         obj.say(output.delivery_line(delivery))
+        if delivery.refused:
+            click.echo(output.refused_line(delivery), err=True)
+    if report.refused:
+        return EXIT_STOPPED
     return EXIT_TROUBLE if report.failed else EXIT_OK
 
 

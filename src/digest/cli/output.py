@@ -43,6 +43,9 @@ def import_line(report: ImportReport) -> str:
 
 
 def delivery_line(report: DeliveryReport) -> str:
+    if report.refused:
+        return (f"issue {report.issue_id}: sending stopped, the mail server refused the issue "
+                "itself; nobody was marked (see the error)")
     line = (f"issue delivered: {report.sent} sent, {report.failed} failed, "
             f"{report.rejected} rejected, {report.skipped} skipped "
             f"in {report.elapsed:.1f} s ({report.rate:.0f}/s)")
@@ -132,6 +135,9 @@ def trouble_lines(report: RunReport) -> Iterator[str]:
     if report.failed_deliveries:
         yield (f"digest: {report.failed_deliveries} deliveries failed; `digest issues` shows "
                "them, the next run retries temporary failures")
+    for delivery in report.deliveries:
+        if delivery.refused:
+            yield refused_line(delivery)
     for failure in report.notice.failed if report.notice else ():
         yield f"digest: draft preview not sent to editor {failure}; the next run tries again"
     for failure in report.watch.failed:
@@ -141,6 +147,11 @@ def trouble_lines(report: RunReport) -> Iterator[str]:
     if report.confirmations.stopped:
         yield (f"digest: confirmation requests wait for the next run: "
                f"{report.confirmations.stopped}")
+
+
+def refused_line(report: DeliveryReport) -> str:
+    """The error line of a send the server stopped by refusing the issue (exit status 4)."""
+    return f"digest: sending stopped: {report.stopped_reason}"
 
 
 def draft_lines(draft: Draft) -> Iterator[str]:
@@ -163,7 +174,8 @@ def issue_line(summary: IssueSummary) -> str:
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()) if n)
     when = summary.created_at.strftime("%Y-%m-%d %H:%M UTC")
     counts = counts or "no deliveries"
-    line = f"#{summary.id}  {when}  {summary.status:<8} {summary.subject}  [{counts}]"
+    status = "cancelled" if summary.cancelled else summary.status
+    line = f"#{summary.id}  {when}  {status:<8} {summary.subject}  [{counts}]"
     return line + (f"  content {short_hash(summary.content_hash)}" if summary.content_hash else "")
 
 

@@ -31,7 +31,8 @@ from digest.delivery.report import DeliveryReport
 from digest.delivery.senders import ContentSender, Sender, SenderFactory
 from digest.delivery.worker import Channels, Job, Retry, Worker
 from digest.errors import ConfigError, PermanentSendError
-from digest.mail.message import MessageTemplate, make_message_id
+from digest.mail.message import MessageTemplate
+from digest.mail.message_id import make_message_id
 from digest.models import Delivery, Issue, Outgoing, Recipient, SendResult
 
 
@@ -45,6 +46,8 @@ class Ledger(Protocol):
                        bounce_after: int) -> None: ...
 
     def finish_issue(self, issue_id: int, now: datetime) -> bool: ...
+
+    def store_id(self) -> str: ...  # random, made once per store: part of every Message-ID
 
 
 @runtime_checkable
@@ -132,6 +135,7 @@ class _Run:
         size = max(self.opt.connections * 40, self.opt.page_size)
         self.channels = Channels(queue.Queue(maxsize=size), self.recorder, self.stop)
         self.started = self.monotonic()
+        self.store_id = self.ledger.store_id()
 
     def execute(self, sender_factory: SenderFactory) -> DeliveryReport:
         skipped = self.ledger.skip_inactive(self.issue.id)
@@ -249,7 +253,8 @@ class _Run:
         return None
 
     def _job(self, row: Delivery) -> Job | None:
-        message_id = make_message_id(self.issue.id, row.subscriber_id, self.template.from_addr)
+        message_id = make_message_id(self.issue.id, row.subscriber_id, self.template.from_addr,
+                                     self.store_id)
         recipient = self.recipient_for(row)
         try:
             data = (self.template.personalize(recipient, message_id=message_id)

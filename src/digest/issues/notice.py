@@ -14,6 +14,7 @@ from email.utils import parseaddr
 from digest.issues.drafts import short_hash
 from digest.mail import addressing
 from digest.mail.message import MessageTemplate
+from digest.mail.message_id import one_off_message_id
 from digest.models import Issue, Outgoing, Recipient, RenderedIssue
 from digest.settings import Settings
 
@@ -94,13 +95,12 @@ def alert_copy(subject: str, lines: Sequence[str]) -> RenderedIssue:
 def label_messages(settings: Settings, label: str, template: MessageTemplate,
                    recipient_for: Callable[[str], Recipient]) -> list[Outgoing]:
     """One message per editor; ``label`` makes the Message-IDs (and outbox file names) unique."""
-    domain = addressing.from_domain(settings.digest.from_addr)
     envelope = addressing.envelope_from(settings.digest.from_addr)
     messages = []
     for n, editor in enumerate(settings.editors):
         name, address = parseaddr(editor)
         recipient = replace(recipient_for(address), name=name)
-        message_id = f"<digest.{label}.{n}@{domain}>"  # one per copy: the outbox names files so
+        message_id = one_off_message_id(f"{label}-{n}", settings.digest.from_addr)
         data = template.personalize(recipient, message_id=message_id)
         messages.append(Outgoing(0, envelope, address, data, message_id, recipient))
     return messages

@@ -30,6 +30,7 @@ from digest.errors import ConfigError, PermanentSendError
 from digest.feeds.sanitize import clean_header_text
 from digest.mail import fill
 from digest.mail.fill import HEADER_URI_RE, list_unsubscribe_headers
+from digest.mail.message_id import make_message_id
 from digest.models import TOKENS, Recipient, RenderedIssue
 
 __all__ = ["MessageTemplate", "format_to", "list_unsubscribe_headers", "make_message_id",
@@ -48,12 +49,6 @@ _LIST_LABEL_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'
 
 # A place in the body where a token was: (token, inside the HTML part).
 Slot = tuple[str, bool]
-
-
-def make_message_id(issue_id: int, subscriber_id: int, from_addr: str) -> str:
-    """The Message-ID of one issue to one subscriber: the same every time it is (re)sent."""
-    domain = _split_address(from_addr, "from")[1].rpartition("@")[2].lower()
-    return f"<digest.{issue_id}.{subscriber_id}@{domain}>"
 
 
 def qp_value(value: str) -> bytes:

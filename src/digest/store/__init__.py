@@ -328,6 +328,17 @@ class Store:
         with self._tx() as conn:
             return issues.start_sending(conn, issue_id, check)
 
+    def cancel_issue(self, issue_id: int, now: datetime) -> issues.Cancelled:
+        """Stop an issue being sent, for good: see ``issues.cancel``. StoreError if it is not
+        an issue being sent."""
+        with self._tx() as conn:
+            return issues.cancel(conn, issue_id, now)
+
+    def store_id(self) -> str:
+        """A random id made once for this store (hex): Message-IDs carry it."""
+        with self._tx(write=False) as conn:
+            return str(conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()[0])
+
     def mark_editors_notified(self, issue_id: int, now: datetime) -> None:
         with self._tx() as conn:
             issues.mark_notified(conn, issue_id, now)

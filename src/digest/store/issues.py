@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from digest.errors import StoreError
@@ -119,13 +120,14 @@ def summaries(conn: sqlite3.Connection) -> list[IssueSummary]:
         top = errors.setdefault(issue_id, [])
         if len(top) < 5:
             top.append((error, n))
-    rows = conn.execute("SELECT id, subject, created_at, status, sent_at, content_hash"
-                        " FROM issues ORDER BY id").fetchall()
+    rows = conn.execute("SELECT id, subject, created_at, status, sent_at, content_hash,"
+                        " cancelled_at FROM issues ORDER BY id").fetchall()
     return [
         IssueSummary(id=row["id"], subject=row["subject"], created_at=from_db(row["created_at"]),
                      status=row["status"], sent_at=from_db_opt(row["sent_at"]),
                      counts=counts.get(row["id"], zero_counts()),
-                     top_errors=errors.get(row["id"], []), content_hash=row["content_hash"])
+                     top_errors=errors.get(row["id"], []), content_hash=row["content_hash"],
+                     cancelled=row["cancelled_at"] is not None)
         for row in rows
     ]
 
@@ -246,3 +248,36 @@ def start_sending(conn: sqlite3.Connection, issue_id: int,
 def mark_notified(conn: sqlite3.Connection, issue_id: int, now: datetime) -> None:
     conn.execute("UPDATE issues SET editors_notified_at = ? WHERE id = ?",
                  (to_db(now), issue_id))
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """What cancelling an issue did: rows closed, posts freed for the next issue."""
+
+    issue_id: int
+    closed: int  # pending or failed rows, now skipped
+    sent: int  # rows already sent: their readers have the issue
+    released: int  # posts that go to the next issue (0 when anyone got the issue)
+
+
+def cancel(conn: sqlite3.Connection, issue_id: int, now: datetime) -> Cancelled:
+    """Stop an issue for good: its pending and failed rows are skipped, and when nobody got it
+    its posts are freed for the next issue. An issue that reached some readers keeps its posts
+    (they were sent), so nobody gets a post twice. Nothing else changes."""
+    issue = find(conn, issue_id)
+    if issue is None:
+        raise StoreError(f"no issue {issue_id}; `digest issues` lists them")
+    if issue.status != "sending":
+        what = {"sent": "already delivered", "draft": "a draft (not sent)",
+                "approved": "approved but not started"}[issue.status]
+        raise StoreError(f"issue {issue_id} is {what}: only an issue being sent can be cancelled")
+    closed = conn.execute(
+        "UPDATE deliveries SET status = 'skipped', last_error = 'issue cancelled'"
+        " WHERE issue_id = ? AND status IN ('pending', 'failed')", (issue_id,)).rowcount
+    sent = int(conn.execute("SELECT count(*) FROM deliveries WHERE issue_id = ?"
+                            " AND status = 'sent'", (issue_id,)).fetchone()[0])
+    released = 0 if sent else conn.execute(
+        "UPDATE posts SET issue_id = NULL WHERE issue_id = ?", (issue_id,)).rowcount
+    conn.execute("UPDATE issues SET status = 'sent', sent_at = ?, cancelled_at = ? WHERE id = ?",
+                 (to_db(now), to_db(now), issue_id))
+    return Cancelled(issue_id, closed, sent, released)

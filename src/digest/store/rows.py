@@ -68,6 +68,7 @@ class IssueSummary:
     counts: dict[str, int]
     top_errors: list[tuple[str, int]]  # most common replies among failed and rejected rows
     content_hash: str | None = None
+    cancelled: bool = False  # stopped for good by `digest issues cancel`
 
 
 @dataclass(frozen=True)

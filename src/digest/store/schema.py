@@ -269,7 +269,21 @@ _V7: Migration = (
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+# One random id per store, made once when the store is made (or migrated) and kept: Message-IDs
+# carry it, so two stores (two installs, or one rebuilt) never give two messages one Message-ID.
+# And issues cancelled by the editor (the server refused them): pending rows closed, posts freed.
+_V8: Migration = (
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+    )
+    """,
+    "INSERT INTO meta (key, value) VALUES ('store_id', lower(hex(randomblob(12))))",
+    "ALTER TABLE issues ADD COLUMN cancelled_at TEXT",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
