@@ -21,7 +21,7 @@ from digest.issues.schedule import (
     period_start,
     slot_on,
 )
-from digest.models import RenderedIssue, Schedule
+from digest.models import TOKEN_UNSUBSCRIBE, RenderedIssue, Schedule
 from digest.store import Store
 from support.e2e import digest, parts, write_config
 from support.e2e import parse as parse_eml
@@ -390,7 +390,9 @@ def test_a_run_that_is_not_due_still_finishes_an_unfinished_issue(tmp_path: Path
     with Store.open(config.parent / "digest.sqlite3") as store:
         [waiting] = store.unissued_posts()
         rendered = RenderedIssue(subject="Feeling Again weekly: Post number 2",
-                                 html="<p>Post number 2</p>", text="Post number 2\n",
+                                 html="<p>Post number 2</p><a href="
+                                 f"\"{TOKEN_UNSUBSCRIBE}\">Unsubscribe</a>",
+                                 text="Post number 2\n",
                                  preheader="", post_count=1)
         store.create_issue([waiting.post.key], rendered, utc(2026, 11, 23, 10, 1))
     result = run_cli(config, "run", now=utc(2026, 11, 24, 9, 0))

@@ -38,7 +38,8 @@ def test_the_demo_digest_passes_every_check(demo: Demo) -> None:
     assert report.links_checked > 3 * 10
     assert [f.message for f in report.findings if f.severity == "warning"] == [
         "List-Unsubscribe has no https URI, so no one-click unsubscribe (RFC 8058): Gmail and "
-        "Yahoo ask it of senders of 5,000+ messages a day; set digest.unsubscribe to an https URL"]
+        "Yahoo ask it of senders of 5,000+ messages a day; set digest.unsubscribe_url (a signed "
+            "one-click link per reader)"]
 
 
 def test_the_demo_with_https_unsubscribe_passes_with_one_click(tmp_path: Path) -> None:

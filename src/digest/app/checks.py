@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import email
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.policy import default
 from pathlib import Path
 
 from digest.app.deps import Deps
+from digest.app.preconditions import unsubscribe_problem
 from digest.app.previews import Next, test_message, upcoming
 from digest.errors import DigestError
 from digest.mail import spamassassin
@@ -24,11 +25,12 @@ class Checked:
     report: CheckReport
     spam: SpamReport | None  # None: SpamAssassin is not installed, or failed (spam_error)
     spam_error: str | None = None
+    setup: tuple[str, ...] = ()  # problems of the configuration the message alone cannot show
 
     @property
     def problem_count(self) -> int:
         spam = len(self.spam.problems()) if self.spam else 0
-        return len(self.report.problems) + spam + (1 if self.spam_error else 0)
+        return len(self.report.problems) + spam + (1 if self.spam_error else 0) + len(self.setup)
 
 
 def inspect_message(raw: bytes) -> Checked:
@@ -47,7 +49,8 @@ def check_next(settings: Settings, deps: Deps) -> tuple[Next, Checked | None]:
     if found.draft is None:
         return found, None
     raw = test_message(settings, found.draft, deps.clock(), subject_prefix="").data
-    return found, inspect_message(raw)
+    problem = unsubscribe_problem(settings)
+    return found, replace(inspect_message(raw), setup=(problem,) if problem else ())
 
 
 def check_file(path: Path) -> tuple[str | None, Checked]:

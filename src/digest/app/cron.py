@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field, replace
 
-from digest.app import watch
+from digest.app import preconditions, watch
 from digest.app.confirmations import ConfirmationReport, send_queued_confirmations
 from digest.app.deps import Deps
 from digest.app.drafts import next_issue, rebuild_draft
@@ -34,6 +34,7 @@ class RunReport:
     nothing_new: str | None = None
     deliveries: tuple[DeliveryReport, ...] = ()
     warnings: tuple[str, ...] = ()
+    no_readers: bool = False  # no issue made: nobody could get it (nothing_new says why)
     awaiting: Issue | None = None  # a draft waiting for the editors' approval
     notice: Notice | None = None  # the editors were emailed a preview of it in this run
     watch: watch.Watch = field(default_factory=watch.Watch)  # feed alerts, edits, removals
@@ -53,7 +54,8 @@ class RunReport:
         """Something needs attention: a feed, a delivery, a CSV row or an editor's email."""
         return bool(self.feed_errors or self.failed_deliveries or self.subscribers.errors
                     or (self.notice is not None and self.notice.failed) or self.watch.failed
-                    or self.confirmations.failed or self.confirmations.stopped)
+                    or self.confirmations.failed or self.confirmations.stopped
+                    or self.no_readers)
 
 
 def configured_import(settings: Settings, store: Store) -> SubscriberImport:
@@ -68,7 +70,9 @@ def run(settings: Settings, deps: Deps, *, force: bool = False) -> RunReport:
     is due (schedule, min_posts; ``force`` ignores both), send it.
 
     Raises ``LockError`` while another run holds the lock, ``SendError`` when the sender stops
-    (unsent rows stay pending for the next run)."""
+    (unsent rows stay pending for the next run), ``ConfigError`` before anything when a real send
+    would have no working unsubscribe."""
+    preconditions.require_unsubscribe(settings)
     confirmations = send_queued_confirmations(settings, deps)
     with run_lock(settings.store), Store.open(settings.store) as store:
         subscribers = configured_import(settings, store)
@@ -81,6 +85,10 @@ def run(settings: Settings, deps: Deps, *, force: bool = False) -> RunReport:
             functools.partial(rebuild_draft, settings, store, deps), deps.clock())
         report = RunReport(tuple(outcomes), sum(news), subscribers, deliveries=tuple(earlier),
                            watch=checked, confirmations=confirmations)
+        nobody = preconditions.no_readers(settings, store.subscriber_count(),
+                                          subscribers.unreadable)
+        if nobody is not None:  # the posts wait: an issue now would be marked sent to nobody
+            return replace(report, nothing_new=nobody, no_readers=True)
         # An open draft was due when it was made: it goes on to approval and sending. A flood
         # is drafted and held at once: the next run would no longer see it as one.
         waiting = force or store.open_draft() or checked.held

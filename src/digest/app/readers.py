@@ -46,6 +46,7 @@ class SubscriberImport:
 
     report: ImportReport | None = None
     errors: tuple[str, ...] = ()
+    unreadable: str | None = None  # the file could not be read at all: why
 
 
 def _leave(store: Store, subscriber: Subscriber) -> Left:
@@ -135,9 +136,9 @@ def import_csv(path: Path, store: Store) -> SubscriberImport:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        return SubscriberImport(errors=(f"{path}: no such file",))
+        return SubscriberImport(errors=(f"{path}: no such file",), unreadable="no such file")
     except (OSError, UnicodeDecodeError) as exc:
-        return SubscriberImport(errors=(f"{path}: cannot read: {exc}",))
+        return SubscriberImport(errors=(f"{path}: cannot read: {exc}",), unreadable=str(exc))
     rows, errors = parse_csv(text, source=str(path))
     return SubscriberImport(store.import_subscribers(rows), tuple(errors))
 

@@ -8,12 +8,20 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from digest.app import preconditions
 from digest.app.deps import Deps
-from digest.app.messages import IssueIdentity, as_sent_by, current_identity, message_template
+from digest.app.messages import (
+    IssueIdentity,
+    as_sent_by,
+    current_identity,
+    message_template,
+    preview_recipient,
+)
 from digest.delivery.loop import DeliveryOptions, deliver
 from digest.delivery.report import DeliveryReport
 from digest.issues import drafts
 from digest.mail import addressing
+from digest.mail.message_id import one_off_message_id
 from digest.models import Issue, Subscriber
 from digest.settings import API_BATCH_LIMITS, Settings
 from digest.store import Store
@@ -83,6 +91,11 @@ def deliver_issue(settings: Settings, store: Store, issue: Issue, deps: Deps, *,
     template = message_template(settings, issue.subject, issue.html, issue.text, deps.clock(),
                                 identity=identity)
     digest = as_sent_by(settings, identity).digest
+    sample = template.personalize(preview_recipient(settings),
+                                  message_id=one_off_message_id("check", digest.from_addr))
+    broken = preconditions.blocking(settings, sample)
+    if broken is not None:
+        return preconditions.not_sent(issue.id, broken)
     report = deliver(
         store,
         issue,
@@ -115,7 +128,9 @@ def finish_earlier(settings: Settings, store: Store, deps: Deps, *,
 
 def send(settings: Settings, deps: Deps, *, retry_failed: bool) -> SendReport:
     """`digest send`: start the approved draft, finish unfinished issues (and retry failed rows
-    with ``retry_failed``). Raises ``LockError`` while a run holds the lock."""
+    with ``retry_failed``). Raises ``LockError`` while a run holds the lock, ``ConfigError``
+    before anything when a real send would have no working unsubscribe."""
+    preconditions.require_unsubscribe(settings)
     with run_lock(settings.store), Store.open(settings.store) as store:
         drafts.start_approved(store)
         reports = finish_earlier(settings, store, deps, retry_failed=retry_failed)

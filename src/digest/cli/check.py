@@ -78,6 +78,8 @@ def _heading(found: Next) -> list[str]:
 def report_lines(checked: Checked) -> Iterator[str]:
     """The report, area by area, ending with the count of problems."""
     report = checked.report
+    for problem in checked.setup:
+        yield f"{'Unsubscribe:':<{len(_INDENT)}}problem: {problem}"
     yield from _area("Size:", _size_summary(report), report, "size")
     yield from _spam_lines(checked)
     links = f"{report.links_checked} checked"

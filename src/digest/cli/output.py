@@ -44,8 +44,8 @@ def import_line(report: ImportReport) -> str:
 
 def delivery_line(report: DeliveryReport) -> str:
     if report.refused:
-        return (f"issue {report.issue_id}: sending stopped, the mail server refused the issue "
-                "itself; nobody was marked (see the error)")
+        return (f"issue {report.issue_id}: sending stopped before anyone was marked (see the "
+                "error)")
     line = (f"issue delivered: {report.sent} sent, {report.failed} failed, "
             f"{report.rejected} rejected, {report.skipped} skipped "
             f"in {report.elapsed:.1f} s ({report.rate:.0f}/s)")

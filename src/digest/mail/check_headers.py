@@ -81,7 +81,7 @@ def header_warnings(lines: list[bytes]) -> list[str]:
     if uris and not any(u.lower().startswith("https://") for u in uris):
         return ["List-Unsubscribe has no https URI, so no one-click unsubscribe (RFC 8058): "
                 "Gmail and Yahoo ask it of senders of 5,000+ messages a day; set "
-                "digest.unsubscribe to an https URL"]
+                "digest.unsubscribe_url (a signed one-click link per reader)"]
     return []
 
 
