@@ -14,22 +14,19 @@ characters plus the ``=`` that follows it. Every line of the result is at most 7
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import getaddresses, parseaddr
+from email.utils import format_datetime, getaddresses, parseaddr
 
 from digest.errors import ConfigError, PermanentSendError
 from digest.feeds.sanitize import clean_header_text
 from digest.mail import fill
 from digest.mail.fill import HEADER_URI_RE, list_unsubscribe_headers
+from digest.mail.headers import address_header, fold, phrase_words, text_header
 from digest.mail.message_id import make_message_id
 from digest.models import TOKENS, Recipient, RenderedIssue
 
@@ -122,55 +119,11 @@ def _split_address(value: str, what: str) -> tuple[str, str]:
     return clean_header_text(name), addr
 
 
-def _ascii_phrase(name: str) -> str:
-    if _ATOMS_RE.fullmatch(name):
-        return name
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _fold_words(prefix: str, words: list[str]) -> str:
-    """Join words with spaces after prefix, folding before a word that would pass 78 columns."""
-    out, width = prefix, len(prefix)
-    for i, word in enumerate(words):
-        if i and width + 1 + len(word) > 78:
-            out += "\r\n " + word
-            width = 1 + len(word)
-        else:
-            out += " " + word
-            width += 1 + len(word)
-    return out
-
-
-def _encoded_words(text: str) -> list[str]:
-    """RFC 2047 base64 words of at most 75 characters, each holding whole characters.
-
-    Chunks end after a space where possible: readers drop the folding whitespace between two
-    encoded-words, so the space must live inside one of them.
-    """
-    chunks = [b""]
-    words = text.split(" ")
-    for piece in [w + " " for w in words[:-1]] + words[-1:]:
-        raw = piece.encode("utf-8")
-        if len(chunks[-1]) + len(raw) <= 45:  # 45 bytes -> 60 in base64, 72 with the wrapping
-            chunks[-1] += raw
-        elif len(raw) <= 45:
-            chunks.append(raw)
-        else:
-            for char in piece:
-                if len(chunks[-1]) + len(char.encode("utf-8")) > 45:
-                    chunks.append(b"")
-                chunks[-1] += char.encode("utf-8")
-    return ["=?utf-8?b?" + base64.b64encode(c).decode("ascii") + "?=" for c in chunks if c]
-
-
 def format_to(name: str, email: str) -> bytes:
     """The To header line for one recipient (name already cleaned), RFC 2047 when not ASCII."""
     if not _ADDR_RE.fullmatch(email):
         raise PermanentSendError(f"address {email!r} cannot be written in a mail header")
-    if not name:
-        return b"To: " + email.encode("ascii") + CRLF
-    words = _ascii_phrase(name).split(" ") if name.isascii() else _encoded_words(name)
-    return _fold_words("To:", [*words, f"<{email}>"]).encode("ascii") + CRLF
+    return address_header("To", name, email)
 
 
 @dataclass(frozen=True)
@@ -210,18 +163,9 @@ class MessageTemplate:
                 and HEADER_URI_RE.fullmatch(list_unsubscribe_mailto)):
             raise ConfigError(f"{list_unsubscribe_mailto!r} is not a usable mailto: address",
                               key="unsubscribe")
-        msg = EmailMessage(policy=SMTP)
-        msg["From"] = Address(from_name, addr_spec=from_bare)
-        msg["Subject"] = clean_header_text(rendered.subject)
-        msg["Date"] = date
-        if reply_to:
-            reply_name, reply_bare = _split_address(reply_to, "reply_to")
-            msg["Reply-To"] = Address(reply_name, addr_spec=reply_bare)
-        msg["List-Id"] = _list_id(list_id, from_name)
-        msg["Auto-Submitted"] = "auto-generated"
-        msg["Precedence"] = "bulk"
-        msg["MIME-Version"] = "1.0"
-        head = b"".join(SMTP.fold_binary(k, v) for k, v in msg.items())
+        reply = _split_address(reply_to, "reply_to") if reply_to else None
+        head = _shared_head(rendered.subject, (from_name, from_bare), reply,
+                            _list_id(list_id, from_name), date)
         body = _multipart(rendered)
         places: dict[Slot, list[int]] = {}
         for i, seg in enumerate(body):
@@ -255,8 +199,22 @@ def _header_line(name: str, value: str) -> bytes:
     return line.encode("ascii") + CRLF
 
 
-def _list_id(list_id: str, default_name: str) -> str:
-    """``Name <label>`` from "label" or "Name <label>"; the From name when none is given."""
+def _shared_head(subject: str, sender: tuple[str, str], reply_to: tuple[str, str] | None,
+                 list_id: tuple[str, str], date: datetime) -> bytes:
+    """The headers every copy shares, each text from feeds or people through mail.headers."""
+    lines = [address_header("From", *sender), text_header("Subject", subject, limit=150),
+             f"Date: {format_datetime(date)}\r\n".encode("ascii")]
+    if reply_to is not None:
+        lines.append(address_header("Reply-To", *reply_to))
+    name, label = list_id
+    lines.append((fold("List-Id", [*phrase_words(name, header="List-Id"), f"<{label}>"])
+                  + "\r\n").encode("ascii"))
+    lines.append(b"Auto-Submitted: auto-generated\r\nPrecedence: bulk\r\nMIME-Version: 1.0\r\n")
+    return b"".join(lines)
+
+
+def _list_id(list_id: str, default_name: str) -> tuple[str, str]:
+    """(name, label) from "label" or "Name <label>"; the From name when none is given."""
     if "<" in list_id:
         name, _, label = list_id.rpartition("<")
         label = label.rstrip("> ")
@@ -266,8 +224,7 @@ def _list_id(list_id: str, default_name: str) -> str:
     if not _LIST_LABEL_RE.fullmatch(label):
         raise ConfigError(f"{list_id!r} is not a list id such as 'blog.example.org'",
                           key="list_id")
-    name = clean_header_text(name.strip().strip('"'))
-    return f"{name} <{label}>" if name else f"<{label}>"
+    return clean_header_text(name.strip().strip('"')), label
 
 
 def _multipart(rendered: RenderedIssue) -> list[bytes | Slot]:
