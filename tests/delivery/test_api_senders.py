@@ -409,3 +409,25 @@ def test_a_request_refused_for_the_message_stops_the_send_and_marks_nobody(
     assert "Internal Server Error" in (report.stopped_reason or "")
     assert f"digest issues cancel {issue.id}" in (report.stopped_reason or "")
     assert not fake.counts and len(fake.requests) == 1
+
+
+def test_a_long_non_ascii_sender_name_reaches_the_provider_as_written(tmp_path: Path,
+                                                                      fake: FakeApi) -> None:
+    name = "이번 주 소식을 사용할 수 있습니다 그리고 더 많은 이야기가 있습니다"
+    store, issue = make_store(tmp_path, READERS[:1])
+    built = MessageTemplate.build(rendered(), from_addr=f"{name} <digest@example.org>",
+                                  list_id="blog.example.org", reply_to=None, date=NOW,
+                                  list_unsubscribe_mailto="mailto:leave@example.org")
+    with store:
+        factory = make_sender(fake.provider, api=api_settings(fake))
+        report = deliver(store, issue, built, factory,
+                         options=delivery_options(Settings(
+                             Path("feeds.yaml"), DigestSettings("Blog", FROM, "https://b.org"),
+                             (), Path("digest.sqlite3"),
+                             sender=SenderSettings(kind=fake.provider,  # type: ignore[arg-type]
+                                                   api=api_settings(fake)))),
+                         recipient_for=recipient_for, envelope_from="digest@example.org",
+                         clock=lambda: NOW)
+    assert report.sent == 1
+    [copy] = fake.delivered
+    assert name in copy.sender

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email import message_from_bytes
+from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.policy import default
@@ -129,7 +130,17 @@ def _mailbox(msg: Message, name: str) -> Mailbox | None:
     if header is None or not getattr(header, "addresses", ()):
         return None
     address = header.addresses[0]
-    return str(address.display_name), str(address.addr_spec)
+    return _display_name(msg, name, str(address.display_name)), str(address.addr_spec)
+
+
+def _display_name(msg: Message, name: str, parsed: str) -> str:
+    """The display name decoded as RFC 2047 6.2 says: Python's address parser keeps the space
+    between two adjacent encoded-words of a phrase (CPython gh-128110), the legacy decoder not."""
+    raw = next((str(v) for k, v in msg.raw_items() if k.lower() == name.lower()), "")
+    phrase = raw.rpartition("<")[0]
+    if "=?" not in phrase:
+        return parsed
+    return " ".join(str(make_header(decode_header(phrase))).split())
 
 
 def _shared(msg: Message) -> tuple[tuple[str, str], ...]:
