@@ -53,7 +53,7 @@ def prepared(fake: FakeApi, kb: int, n: int,
     sender = CLASSES[fake.provider](settings, attempts=1, max_request_bytes=max_request_bytes)
     sender.prepare(issue, template)
     messages = [Outgoing(i, "digest@example.org", f"u{i}@example.com", b"",
-                         make_message_id(1, i, FROM),
+                         make_message_id(1, i, FROM, "teststore"),
                          recipient_values=Recipient(f"u{i}@example.com", f"Reader {i}",
                                                     f"https://blog.example.org/u/{i}"))
                 for i in range(1, n + 1)]
