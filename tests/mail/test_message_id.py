@@ -91,3 +91,20 @@ def test_copies_that_are_not_deliveries_get_a_fresh_id_each_time() -> None:
     ids = {one_off_message_id("draft-3-0", "Blog <digest@example.org>") for _ in range(50)}
     assert len(ids) == 50
     assert all(re.fullmatch(r"<digest\.draft-3-0\.[0-9a-f]{16}@example\.org>", i) for i in ids)
+
+
+def test_a_store_made_before_store_ids_gets_one_when_migrated(tmp_path: Path) -> None:
+    """A store at schema 7 (the last without store ids) gets one, made once, when opened."""
+    import sqlite3
+
+    from digest.store import schema
+
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    schema.migrate(conn, path, schema.MIGRATIONS[:7])
+    conn.close()
+    with Store.open(path) as store:
+        made = store.store_id()
+        assert re.fullmatch(r"[0-9a-f]{24}", made)
+    with Store.open(path) as store:
+        assert store.store_id() == made
