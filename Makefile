@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test deps lint bench clean
+.PHONY: demo preview test deps lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,15 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/digest --config feeds.yaml run
+	@echo
+	@echo "The emails are in outbox/, one .eml file per subscriber: open one in a mail program."
+	@echo "To see issue 1 in a browser: make preview (writes preview/digest.html), or"
+	@echo "  .venv/bin/digest --config feeds.yaml preview --issue 1 --out preview/"
+
+# The demo's issue as files: preview/digest.html (open it in a browser), digest.txt, digest.eml.
+ISSUE ?= 1
+preview: $(STAMP)
+	$(VENV)/bin/digest --config feeds.yaml preview --issue $(ISSUE) --out preview/
 
 # System packages the tests use (SpamAssassin); installs with apt-get as root, else says how.
 deps:
@@ -38,4 +47,4 @@ bench: $(STAMP)
 	$(PY) bench/run.py --dkim
 
 clean:
-	rm -rf $(VENV) outbox demo.sqlite3* build src/*.egg-info .pytest_cache .mypy_cache
+	rm -rf $(VENV) outbox preview demo.sqlite3* build src/*.egg-info .pytest_cache .mypy_cache

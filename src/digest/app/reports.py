@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from digest.errors import StoreError
+from digest.issues.drafts import DraftError
 from digest.models import Feed
 from digest.settings import HealthSettings, Settings
 from digest.store import FeedRow, IssueSummary, Store
@@ -45,8 +45,11 @@ def issue_summaries(settings: Settings) -> list[IssueSummary]:
 
 
 def issue_status(settings: Settings, issue_id: int) -> IssueSummary:
-    """`digest status N`: one issue's summary; ``StoreError`` when there is no such issue."""
+    """`digest status N`: one issue's summary; ``DraftError`` (bad input, like `digest approve`
+    of an unknown issue) when there is no such issue, or no store yet."""
+    if not settings.store.exists():
+        raise DraftError(f"no issue {issue_id}: the store {settings.store} does not exist yet")
     summary = next((s for s in issue_summaries(settings) if s.id == issue_id), None)
     if summary is None:
-        raise StoreError(f"no issue {issue_id}; `digest issues` lists them")
+        raise DraftError(f"no issue {issue_id}; `digest issues` lists them")
     return summary

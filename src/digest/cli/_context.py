@@ -62,11 +62,12 @@ class Context:
 
     def deps(self, *, show_progress: bool = True) -> Deps:
         """The use cases' dependencies: the configured sender, this clock, and a progress line
-        on stderr for long sends (unless --quiet)."""
+        on stderr for long sends (unless --quiet); the result itself is printed once, by the
+        command, after the feeds."""
         from digest.app import make_deps
         from digest.delivery.progress import Progress
 
-        progress = Progress(sys.stderr) if show_progress and not self.quiet else None
+        progress = Progress(sys.stderr, summary=False) if show_progress and not self.quiet else None
         return make_deps(self.settings, clock=self.clock, progress=progress)
 
 

@@ -38,7 +38,9 @@ def import_(obj: Context, file: Path) -> int:
 
 @subscribers.command(epilog='Example: digest subscribers add ann@example.org --name "Ann Lee"')
 @click.argument("email")
-@click.option("--name", default="", help="The subscriber's name, used in the greeting.")
+@click.option("--name", default="",
+              help="The subscriber's name: kept with the address and shown in the To: line of "
+              "each message (the emails have no greeting).")
 @click.pass_obj
 @guarded
 def add(obj: Context, email: str, name: str) -> int:

@@ -69,8 +69,9 @@ def _heading(found: Next) -> list[str]:
     assert found.draft is not None
     rendered = found.draft.rendered
     which = "the next issue" if found.stored is None else f"draft issue {found.stored.id}"
-    heading = [f"Checking {which}: \"{rendered.subject}\" ({rendered.post_count} posts) "
-               f"as sent to {found.draft.recipient.email}"]
+    posts = f"{rendered.post_count} post{'' if rendered.post_count == 1 else 's'}"
+    heading = [f"Checking {which}: \"{rendered.subject}\" ({posts}) as sent to "
+               f"{found.draft.recipient.email}"]
     return heading + [f"warning: feed failed: {o.feed.name}: {o.error}"
                       for o in found.draft.fetched if o.status == "error"]
 

@@ -36,6 +36,25 @@ def main(ctx: click.Context, config_value: str | None, quiet: bool) -> None:
     ctx.obj = Context(config_value, quiet, clock=ctx.obj if callable(ctx.obj) else None)
 
 
+def _quiet_too(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``digest run --quiet`` means what ``digest --quiet run`` means."""
+    obj = ctx.find_object(Context)
+    if value and obj is not None:
+        obj.quiet = True
+
+
+def _accept_quiet(command: click.Command) -> None:
+    """Give a command (and each command of a group) the group's ``-q/--quiet``, so it may
+    come after the command's name as well as before it."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_quiet(sub)
+        return
+    command.params.append(click.Option(["-q", "--quiet"], is_flag=True, expose_value=False,
+                                       callback=_quiet_too, help="Print nothing on success."))
+
+
 for command in (run, fetch, preview, send, subscribers, issues, status, check, unsubscribe,
                 draft, approve, serve, feeds):
+    _accept_quiet(command)
     main.add_command(command)

@@ -43,8 +43,7 @@ def fetch(obj: Context) -> int:
     report = app.fetch(obj.settings, obj.deps(show_progress=False))
     for line in output.feed_lines(report.outcomes):
         obj.say(line)
-    new = report.new_posts
-    obj.say(f"{new} new post{'s' if new != 1 else ''}")
+    obj.say(output.counted(report.new_posts, "new post"))
     for outcome in report.errors:
         click.echo(f"digest: feed failed: {outcome.feed.url}: {outcome.error}", err=True)
     return EXIT_TROUBLE if report.errors else EXIT_OK

@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from digest.store import ImportReport, IssueSummary
 
 
+def counted(count: int, singular: str, plural: str | None = None) -> str:
+    """"1 post", "2 posts", "0 posts": English singular for exactly one (``plural`` when adding
+    an "s" is not how the word makes its plural: "delivery", "deliveries")."""
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
+
+
 def sender_where(settings: Settings) -> str:
     sender = settings.sender
     if sender.kind == "outbox":
@@ -27,7 +33,7 @@ def feed_lines(outcomes: Iterable[FetchOutcome]) -> Iterator[str]:
     for outcome in outcomes:
         name = outcome.feed.name
         if outcome.status == "ok":
-            yield f"  ok        {name}: {len(outcome.posts)} posts in the feed"
+            yield f"  ok        {name}: {counted(len(outcome.posts), 'post')} in the feed"
         elif outcome.status == "not_modified":
             yield f"  unchanged {name}: not modified since the last fetch"
         else:
@@ -57,7 +63,7 @@ def delivery_line(report: DeliveryReport) -> str:
 def issue_posts(issue: Issue) -> str:
     """How many posts the reader sees, and how many are only linked ("view N more")."""
     shown = issue.shown_count or len(issue.post_keys)
-    line = f"{shown} post{'s' if shown != 1 else ''}"
+    line = counted(shown, "post")
     if issue.plan is not None:
         more = issue.plan.more_count + max(0, len(issue.plan.posts) - shown)
         if more:
@@ -68,7 +74,7 @@ def issue_posts(issue: Issue) -> str:
 def run_lines(settings: Settings, report: RunReport) -> Iterator[str]:
     yield "Feeds:"
     yield from feed_lines(report.fetched)
-    yield f"{report.new_posts} new post{'s' if report.new_posts != 1 else ''}"
+    yield counted(report.new_posts, "new post")
     if report.subscribers.report is not None:
         yield import_line(report.subscribers.report)
     if report.confirmations.sent:
@@ -97,8 +103,9 @@ def watch_lines(report: RunReport) -> Iterator[str]:
     checked = report.watch
     for alert in checked.alerts:
         feed = alert.feed
-        yield (f"Editors alerted: {feed.name} has failed {feed.consecutive_failures} fetches in "
-               "a row" if alert.kind == "alert" else f"Editors told: {feed.name} works again")
+        failures = counted(feed.consecutive_failures, "fetch", "fetches")
+        yield (f"Editors alerted: {feed.name} has failed {failures} in a row"
+               if alert.kind == "alert" else f"Editors told: {feed.name} works again")
     for post in checked.gone:
         yield f"Left its feed, will not be sent: \"{post.title}\" ({post.link or post.key})"
     for post in checked.edited:
@@ -133,7 +140,8 @@ def trouble_lines(report: RunReport) -> Iterator[str]:
     for error in report.subscribers.errors:
         yield f"digest: {error}"
     if report.failed_deliveries:
-        yield (f"digest: {report.failed_deliveries} deliveries failed; `digest issues` shows "
+        yield (f"digest: {counted(report.failed_deliveries, 'delivery', 'deliveries')} failed; "
+               "`digest issues` shows "
                "them, the next run retries temporary failures")
     for delivery in report.deliveries:
         if delivery.refused:

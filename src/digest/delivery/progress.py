@@ -27,12 +27,15 @@ class Progress:
 
     On a terminal: one line redrawn in place (``\\r``) with count, rate and time left. Otherwise
     (cron, a log file): a plain line every ``every_seconds`` or every ``every_percent`` percent,
-    whichever comes first, so a log shows a long send moving without filling up.
+    whichever comes first, so a log shows a long send moving without filling up. ``summary``:
+    end with the result line (False when the command prints the result itself, once).
     """
 
     def __init__(self, stream: TextIO, *, every_seconds: float = 30.0, every_percent: int = 10,
-                 clock: Callable[[], float] = time.monotonic, tty: bool | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, tty: bool | None = None,
+                 summary: bool = True) -> None:
         self.stream = stream
+        self.summary = summary
         self.tty = stream.isatty() if tty is None else tty
         self.every_seconds = every_seconds
         self.every_percent = every_percent
@@ -48,7 +51,8 @@ class Progress:
         self._total = total
         self._issue = issue_id
         if not self.tty:
-            count = f"{total} messages" if total is not None else "pending messages"
+            count = ("pending messages" if total is None
+                     else f"{total} message{'' if total == 1 else 's'}")
             self._write(f"issue {issue_id}: sending {count}\n")
 
     def update(self, done: int, failed: int) -> None:
@@ -70,7 +74,8 @@ class Progress:
     def finish(self, report: DeliveryReport) -> None:
         if self._drawn:
             self._write("\r\x1b[K")
-        self._write(summary_line(report) + "\n")
+        if self.summary:
+            self._write(summary_line(report) + "\n")
 
     def _status(self, done: int, failed: int, now: float) -> str:
         elapsed = now - self._start
