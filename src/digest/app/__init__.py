@@ -16,6 +16,7 @@ from tests and from the benchmarks.
     readers    unsubscribe, add, remove,       signup    request_subscription,
                import, list, provider events             confirm_subscription
     planning   plan_next (compose, schedule)   messages  message_template, send_each, dkim
+    archive    archive, latest, atom_feed
     editors    the editors' copies and alerts  watch     feed alerts, edits, floods after a fetch
 
 The names below are this package's public surface. Each is imported from its module on first
@@ -28,6 +29,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from digest.app.archive import archive, atom_feed, latest
     from digest.app.checks import Checked, check_file, check_next
     from digest.app.cron import RunReport, run
     from digest.app.deps import Clock, Deps, make_deps
@@ -80,6 +82,9 @@ if TYPE_CHECKING:
     from digest.app.signup import check_confirmation, confirm_subscription, request_subscription
 
 _WHERE = {
+    "archive": "archive",
+    "atom_feed": "archive",
+    "latest": "archive",
     "Clock": "deps",
     "Deps": "deps",
     "make_deps": "deps",
@@ -136,6 +141,7 @@ _WHERE = {
 }
 
 __all__ = [
+    "archive", "atom_feed", "latest",
     "Checked", "Clock", "Deps", "Draft", "Drafted", "FeedHealth", "FetchReport", "Left",
     "Next", "RunReport", "SendReport", "SubscriberImport", "TestCopy", "add_subscriber",
     "apply_provider_events", "approve", "as_draft", "cancel_issue", "check_confirmation",

@@ -141,6 +141,7 @@ class Renderer:
             "title": digest.title,
             "site_url": digest.site_url,
             "web_url": TOKEN_WEB_VERSION if digest.public_url else "",
+            "archive_url": archive_url(digest.public_url),
             "site_host": urlsplit(digest.site_url).hostname or digest.site_url,
             "lang": language,
             "dir": text_direction(language),
@@ -207,6 +208,11 @@ class Renderer:
             return str(inliner.transform())
         except Exception as exc:  # premailer raises bare parser errors for broken CSS
             raise RenderError(f"inlining the CSS of {HTML_TEMPLATE} failed: {exc}") from exc
+
+
+def archive_url(public_url: str | None) -> str:
+    """Where every sent issue is listed (`digest serve`'s /issues); "" without public_url."""
+    return f"{public_url.rstrip('/')}/issues" if public_url else ""
 
 
 def byline(author: str, comment_count: int | None, messages: Messages = ENGLISH) -> str:

@@ -34,7 +34,7 @@ from digest.models import (
     SubscriberStatus,
     Validators,
 )
-from digest.store import deliveries, feeds, issues, schema
+from digest.store import archive, deliveries, feeds, issues, schema
 from digest.store import subscribers as subs
 from digest.store.failures import store_error
 from digest.store.rows import (
@@ -280,6 +280,11 @@ class Store:
     def issue_summaries(self) -> list[IssueSummary]:
         with self._tx(write=False) as conn:
             return issues.summaries(conn)
+
+    def published_issues(self, limit: int | None = None) -> list[archive.PublishedIssue]:
+        """Sent and sending issues, newest first: the archive (no HTML or text read)."""
+        with self._tx(write=False) as conn:
+            return archive.published(conn, limit)
 
     def finish_issue(self, issue_id: int, now: datetime) -> bool:
         with self._tx() as conn:

@@ -18,7 +18,7 @@ from digest.app import sessions as app_sessions
 from digest.delivery.senders import SenderFactory
 from digest.errors import ConfigError
 from digest.settings import Settings
-from digest.web import editor, editor_draft, public
+from digest.web import archive, editor, editor_draft, public
 from digest.web.hooks import webhook_routes
 from digest.web.mailworker import MailWorker, lifespan_with
 from digest.web.pages import STATIC, Limits, Web, unsubscribe_path
@@ -49,6 +49,7 @@ def create_app(settings: Settings, sender_factory: SenderFactory, *, editor_toke
         app_confirmations.send_queued_confirmations, settings, web.deps))
     routes: list[BaseRoute] = [
         Route("/static/site.css", _css),
+        *archive.routes(),
         *public.routes(unsubscribe_path(settings)),
         *editor.routes(),
         *editor_draft.routes(),
