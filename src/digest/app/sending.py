@@ -126,12 +126,19 @@ def finish_earlier(settings: Settings, store: Store, deps: Deps, *,
     return reports
 
 
-def send(settings: Settings, deps: Deps, *, retry_failed: bool) -> SendReport:
-    """`digest send`: start the approved draft, finish unfinished issues (and retry failed rows
-    with ``retry_failed``). Raises ``LockError`` while a run holds the lock, ``ConfigError``
-    before anything when a real send would have no working unsubscribe."""
+def send(settings: Settings, deps: Deps, *, retry_failed: bool,
+         approved: tuple[int, str] | None = None) -> SendReport:
+    """`digest send` (and the editors' "Send now"): start the approved draft, finish unfinished
+    issues (and retry failed rows with ``retry_failed``).
+
+    ``approved`` (issue number, content hash or its prefix): send only if the open draft is
+    still that issue, approved with that content; ``DraftError`` otherwise, before anything is
+    sent (the editor's page was out of date). Raises ``LockError`` while a run holds the lock,
+    ``ConfigError`` before anything when a real send would have no working unsubscribe."""
     preconditions.require_unsubscribe(settings)
     with run_lock(settings.store), Store.open(settings.store) as store:
+        if approved is not None:
+            _check_approved(store, *approved)
         drafts.start_approved(store)
         reports = finish_earlier(settings, store, deps, retry_failed=retry_failed)
         waiting = None if reports else store.open_draft()
@@ -143,3 +150,12 @@ def cancel_issue(settings: Settings, issue_id: int, now: datetime) -> Cancelled:
     issue when nobody got it. ``StoreError`` when it is not an issue being sent."""
     with run_lock(settings.store), Store.open(settings.store) as store:
         return store.cancel_issue(issue_id, now)
+
+
+def _check_approved(store: Store, issue_id: int, content_hash: str) -> None:
+    draft = store.open_draft()
+    approved = draft.approved_hash if draft is not None and draft.id == issue_id else None
+    if draft is None or draft.status != "approved" or not approved or not content_hash \
+            or not approved.startswith(content_hash):
+        raise drafts.DraftError(f"issue {issue_id} is not the approved draft with content "
+                                f"{content_hash[:12] or '(none)'} any more; reload the page")

@@ -116,7 +116,7 @@ async def issues_page(request: Request) -> Response:
     if isinstance(session, Response):
         return session
     web = web_of(request)
-    summaries = app.issue_summaries(web.settings)
+    summaries = app.issue_summaries(web.settings)[::-1]  # newest first, as the page says
     draft = app.open_draft(web.settings)
     return page(request, "issues.html", {"issues": summaries, "draft": draft,
                                          "csrf": web.guard.csrf_token(session)})

@@ -28,6 +28,7 @@ DONE = {
     "drop": "Posts that looked already sent were dropped for good; the draft was composed again.",
     "sent": "Posts that looked already sent were marked as sent in the issues that had them; "
             "the draft was composed again.",
+    "delivered": "Sent, by the same rules as `digest send`.",
 }
 
 
@@ -40,6 +41,7 @@ def routes() -> list[BaseRoute]:
         Route("/editor/draft/approve", approve_post, methods=["POST"]),
         Route("/editor/draft/test", test_post, methods=["POST"]),
         Route("/editor/draft/already-sent", already_sent_post, methods=["POST"]),
+        Route("/editor/draft/send", send_post, methods=["POST"]),
     ]
 
 
@@ -188,3 +190,25 @@ async def already_sent_post(request: Request) -> Response:
         return message(request, "No draft", "Nothing is left for an issue: "
                        f"{settled.nothing_new}.")
     return _back(action)
+
+
+async def send_post(request: Request) -> Response:
+    """"Send now": the approved draft, exactly as approved (its hash is in the form), through
+    the same use case as `digest send`."""
+    checked = await checked_form(request)
+    if isinstance(checked, Response):
+        return checked
+    _, form = checked
+    web = web_of(request)
+    try:
+        report = await run_in_threadpool(functools.partial(
+            app.send, web.settings, web.deps, retry_failed=False,
+            approved=(_issue_id(form), form.get("hash", ""))))
+    except (ConfigError, LockError) as exc:
+        return _refused(request, exc)
+    except SendError as exc:
+        return _refused(request, SendError(f"sending stopped: {exc}; unsent messages stay "
+                                           "pending for `digest send` or the next run"), 502)
+    sent = sum(d.sent for d in report.deliveries)
+    failed = sum(d.failed + d.rejected for d in report.deliveries)
+    return _back("delivered", to=f"{sent} sent, {failed} not sent")
