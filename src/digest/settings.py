@@ -162,3 +162,4 @@ class Settings:
     editors: tuple[str, ...] = ()  # addresses as written ("Name <a@b>" or "a@b")
     health: HealthSettings = field(default_factory=HealthSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    welcome: bool = True  # a welcome message after each confirmed subscription

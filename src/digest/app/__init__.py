@@ -16,7 +16,7 @@ from tests and from the benchmarks.
     readers    unsubscribe, add, remove,       signup    request_subscription,
                import, list, provider events             confirm_subscription
     planning   plan_next (compose, schedule)   messages  message_template, send_each, dkim
-    archive    archive, latest, atom_feed
+    archive    archive, latest, atom_feed       welcome   send_welcomes (after a confirmation)
     editors    the editors' copies and alerts  watch     feed alerts, edits, floods after a fetch
 
 The names below are this package's public surface. Each is imported from its module on first
@@ -80,6 +80,7 @@ if TYPE_CHECKING:
         send,
     )
     from digest.app.signup import check_confirmation, confirm_subscription, request_subscription
+    from digest.app.welcome import WelcomeReport, send_welcomes
 
 _WHERE = {
     "archive": "archive",
@@ -138,10 +139,12 @@ _WHERE = {
     "feed_health": "reports",
     "issue_status": "reports",
     "issue_summaries": "reports",
+    "WelcomeReport": "welcome",
+    "send_welcomes": "welcome",
 }
 
 __all__ = [
-    "archive", "atom_feed", "latest",
+    "archive", "atom_feed", "latest", "WelcomeReport", "send_welcomes",
     "Checked", "Clock", "Deps", "Draft", "Drafted", "FeedHealth", "FetchReport", "Left",
     "Next", "RunReport", "SendReport", "SubscriberImport", "TestCopy", "add_subscriber",
     "apply_provider_events", "approve", "as_draft", "cancel_issue", "check_confirmation",

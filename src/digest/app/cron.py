@@ -15,6 +15,7 @@ from digest.app.fetching import fetch_counted
 from digest.app.planning import held_back
 from digest.app.readers import SubscriberImport, import_csv
 from digest.app.sending import finish_earlier
+from digest.app.welcome import WelcomeReport, welcome_pending
 from digest.delivery.report import DeliveryReport
 from digest.issues.notice import Notice
 from digest.models import FetchOutcome, Issue
@@ -40,6 +41,7 @@ class RunReport:
     watch: watch.Watch = field(default_factory=watch.Watch)  # feed alerts, edits, removals
     # Confirmation messages the web form queued (sent here too, when `digest serve` is not up).
     confirmations: ConfirmationReport = field(default_factory=ConfirmationReport)
+    welcomes: WelcomeReport = field(default_factory=WelcomeReport)  # to new readers
 
     @property
     def feed_errors(self) -> tuple[FetchOutcome, ...]:
@@ -51,11 +53,12 @@ class RunReport:
 
     @property
     def trouble(self) -> bool:
-        """Something needs attention: a feed, a delivery, a CSV row or an editor's email."""
+        """Something needs attention: a feed, a delivery, a CSV row, an editor's email, a
+        confirmation request or a welcome that could not go."""
         return bool(self.feed_errors or self.failed_deliveries or self.subscribers.errors
                     or (self.notice is not None and self.notice.failed) or self.watch.failed
                     or self.confirmations.failed or self.confirmations.stopped
-                    or self.no_readers)
+                    or self.no_readers or self.welcomes.failed or self.welcomes.stopped)
 
 
 def configured_import(settings: Settings, store: Store) -> SubscriberImport:
@@ -77,6 +80,7 @@ def run(settings: Settings, deps: Deps, *, force: bool = False) -> RunReport:
     with run_lock(settings.store), Store.open(settings.store) as store:
         subscribers = configured_import(settings, store)
         earlier = finish_earlier(settings, store, deps, retry_failed=True)
+        welcomed = welcome_pending(settings, store, deps)
         before = watch.before_fetch(store)
         outcomes, news = fetch_counted(settings, store, deps)
         checked = watch.after_fetch(
@@ -84,7 +88,8 @@ def run(settings: Settings, deps: Deps, *, force: bool = False) -> RunReport:
             functools.partial(tell_editors, settings, deps),
             functools.partial(rebuild_draft, settings, store, deps), deps.clock())
         report = RunReport(tuple(outcomes), sum(news), subscribers, deliveries=tuple(earlier),
-                           watch=checked, confirmations=confirmations)
+                           watch=checked, confirmations=confirmations,
+                           welcomes=welcomed)
         nobody = preconditions.no_readers(settings, store.subscriber_count(),
                                           subscribers.unreadable)
         if nobody is not None:  # the posts wait: an issue now would be marked sent to nobody

@@ -82,7 +82,8 @@ def check_confirmation(settings: Settings, email: str, token: str,
 
 def confirm_subscription(settings: Settings, email: str, token: str,
                          now: datetime) -> Confirmed:
-    """Subscribe ``email`` as its confirmation link asks. ``TokenError`` when the link is not
+    """Subscribe ``email`` as its confirmation link asks, and queue its welcome (unless
+    ``welcome: false``). ``TokenError`` when the link is not
     genuine, has expired, or the address changed status since it was made (nothing changed)."""
     name, status = check_confirmation(settings, email, token, now)
     with Store.open(settings.store) as store:
@@ -92,7 +93,9 @@ def confirm_subscription(settings: Settings, email: str, token: str,
             return "already"
         if now_status != status:
             raise TokenError("the address changed status since the link was made")
-        store.add_subscriber(email, name)
+        # The welcome is queued with the subscription itself: sent at once by the web app,
+        # else by the next run (digest.app.welcome).
+        store.confirm_subscriber(email, name, now, welcome=settings.welcome)
     return "subscribed"
 
 

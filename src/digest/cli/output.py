@@ -82,6 +82,7 @@ def run_lines(settings: Settings, report: RunReport) -> Iterator[str]:
     for warning in report.warnings:
         yield f"warning: {warning}"
     yield from watch_lines(report)
+    yield from welcome_lines(report)
     if report.issue is not None:
         yield f"Issue {report.issue.id}: \"{report.issue.subject}\" ({issue_posts(report.issue)})"
     elif report.nothing_new:
@@ -114,6 +115,15 @@ def watch_lines(report: RunReport) -> Iterator[str]:
     if checked.rebuilt is not None:
         yield (f"Issue {checked.rebuilt.id} composed again from the latest posts "
                f"(content {short_hash(checked.rebuilt.content_hash)})")
+
+
+def welcome_lines(report: RunReport) -> Iterator[str]:
+    """Welcome messages to new readers, and those that wait for the next run."""
+    welcomed = report.welcomes
+    if welcomed.sent:
+        yield f"Welcomed: {', '.join(welcomed.sent)}"
+    if welcomed.waiting and not welcomed.stopped:
+        yield f"{counted(welcomed.waiting, 'welcome')} not sent yet; the next run tries again"
 
 
 def awaiting_lines(report: RunReport) -> Iterator[str]:
@@ -155,6 +165,11 @@ def trouble_lines(report: RunReport) -> Iterator[str]:
     if report.confirmations.stopped:
         yield (f"digest: confirmation requests wait for the next run: "
                f"{report.confirmations.stopped}")
+    for address, reply in report.welcomes.failed:
+        yield f"digest: welcome to {address} not sent: {reply}"
+    if report.welcomes.stopped:
+        yield (f"digest: {counted(report.welcomes.waiting, 'welcome')} not sent: "
+               f"{report.welcomes.stopped}; the next run tries again")
 
 
 def refused_line(report: DeliveryReport) -> str:

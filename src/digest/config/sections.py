@@ -310,6 +310,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "editors": Field(address_list),
         "webhooks": Field(webhooks_section),
         "health": Field(_section(HealthSettings, "health")),
+        "welcome": Field(boolean),
     },
     "digest": {
         "title": Field(line_text, required=True),

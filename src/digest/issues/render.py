@@ -173,6 +173,14 @@ class Renderer:
         return RenderedIssue(subject=subject, html=html, text=text,
                              preheader=context["preheader"], post_count=count)
 
+    def render_message(self, html_name: str, text_name: str,
+                       context: dict[str, Any]) -> tuple[str, str]:
+        """(HTML with its CSS inlined, wrapped text) of a message other than an issue (the
+        welcome) from templates of these names, overridable like the issue's. ``RenderError``
+        names a missing template or an unknown variable."""
+        html = self._inline_css(self._template(html_name, context))
+        return html, wrap_text(self._template(text_name, context))
+
     def _template(self, name: str, context: dict[str, Any]) -> str:
         try:
             return self.env.get_template(name).render(context)

@@ -34,7 +34,7 @@ from digest.models import (
     SubscriberStatus,
     Validators,
 )
-from digest.store import archive, deliveries, feeds, issues, schema
+from digest.store import archive, deliveries, feeds, issues, schema, welcomes
 from digest.store import subscribers as subs
 from digest.store.failures import store_error
 from digest.store.rows import (
@@ -217,6 +217,35 @@ class Store:
     def add_subscriber(self, email: str, name: str = "") -> Subscriber:
         with self._tx() as conn:
             return subs.add(conn, email, name, to_db(self._clock()))
+
+    def confirm_subscriber(self, email: str, name: str, now: datetime, *,
+                           welcome: bool) -> Subscriber:
+        """Subscribe a confirmed address and, with ``welcome``, queue its one welcome message,
+        in one transaction (an address welcomed before is not welcomed again)."""
+        with self._tx() as conn:
+            subscriber = subs.add(conn, email, name, to_db(self._clock()))
+            if welcome:
+                welcomes.queue(conn, subscriber.id, to_db(now))
+            return subscriber
+
+    def pending_welcomes(self) -> list[welcomes.PendingWelcome]:
+        with self._tx(write=False) as conn:
+            return welcomes.pending(conn)
+
+    def claim_welcome(self, subscriber_id: int, now: datetime) -> bool:
+        """Take a pending welcome for sending; False when another process has it."""
+        with self._tx() as conn:
+            return welcomes.claim(conn, subscriber_id, to_db(now))
+
+    def record_welcome(self, subscriber_id: int, status: welcomes.WelcomeStatus, reply: str,
+                       now: datetime) -> welcomes.WelcomeStatus:
+        """What became of a claimed welcome; returns the status recorded."""
+        with self._tx() as conn:
+            return welcomes.record(conn, subscriber_id, status, reply, to_db(now))
+
+    def welcome_counts(self) -> dict[str, int]:
+        with self._tx(write=False) as conn:
+            return welcomes.counts(conn)
 
     def set_subscriber_status(self, email: str, status: SubscriberStatus) -> Subscriber:
         with self._tx() as conn:

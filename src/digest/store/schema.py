@@ -283,7 +283,25 @@ _V8: Migration = (
     "ALTER TABLE issues ADD COLUMN cancelled_at TEXT",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+# Welcome messages: one per subscriber who confirmed a subscription, ever (the primary key). A
+# row is claimed ('sending') before its message is handed over, so two processes never both
+# send it, and a crash mid-send leaves it claimed rather than sent twice.
+_WELCOMES: Migration = (
+    """
+    CREATE TABLE welcomes (
+        subscriber_id INTEGER PRIMARY KEY REFERENCES subscribers (id),
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'skipped')),
+        queued_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        changed_at TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX welcomes_pending ON welcomes (subscriber_id) WHERE status = 'pending'",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _WELCOMES)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

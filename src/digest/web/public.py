@@ -119,9 +119,12 @@ async def confirm_post(request: Request) -> Response:
     form = await form_of(request)
     email, token = form.get("e", ""), form.get("token", "")
     try:
-        app.confirm_subscription(web.settings, email, token, web.clock())
+        confirmed = app.confirm_subscription(web.settings, email, token, web.clock())
     except TokenError:
         return _expired(request)
+    if confirmed == "subscribed":
+        # A welcome that cannot go now waits in the store for the next run.
+        await run_in_threadpool(app.send_welcomes, web.settings, web.deps)
     return page(request, "subscribed.html", {"email": email})
 
 
