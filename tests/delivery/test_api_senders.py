@@ -431,3 +431,28 @@ def test_a_long_non_ascii_sender_name_reaches_the_provider_as_written(tmp_path: 
     assert report.sent == 1
     [copy] = fake.delivered
     assert name in copy.sender
+
+
+# What each provider documents for turning its open and click tracking off in one request.
+TRACKING_OFF = {
+    "postmark": {"TrackOpens": False, "TrackLinks": "None"},
+    "sendgrid": {"click_tracking": {"enable": False, "enable_text": False},
+                 "open_tracking": {"enable": False}},
+    "mailgun": {"o:tracking": "no", "o:tracking-clicks": "no", "o:tracking-opens": "no"},
+}
+
+
+def test_every_request_turns_the_providers_tracking_off(tmp_path: Path, fake: FakeApi) -> None:
+    """digest tracks no opens or clicks, and asks each provider not to, whatever the account's
+    setting: issue batches and finished messages (test copies, welcomes) alike."""
+    store, issue = make_store(tmp_path, READERS)
+    with store:
+        run_delivery(store, issue, api_settings(fake, batch_size=4))
+    recipient = Recipient("me@example.org", "Me", unsubscribe_url(0))
+    mid = make_message_id(0, 1, FROM)
+    data = template().personalize(recipient, message_id=mid)
+    direct_sender(fake, Sleeps()).send_batch(
+        [Outgoing(0, "digest@example.org", recipient.email, data, mid)])
+    assert len(fake.delivered) == len(READERS) + 1
+    for copy in fake.delivered:
+        assert copy.tracking == TRACKING_OFF[fake.provider], copy.email

@@ -70,6 +70,10 @@ class Delivered:
     html: str
     text: str
     headers: dict[str, str]
+    # The request's open and click tracking fields, as each provider documents them (Postmark
+    # TrackOpens/TrackLinks, SendGrid tracking_settings, Mailgun o:tracking*); {}: none sent,
+    # so the account's own setting applies.
+    tracking: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -230,8 +234,9 @@ class FakeApi:
         headers = {h["Name"]: h["Value"] for h in pairs}
         if "ReplyTo" in m:
             headers["Reply-To"] = m["ReplyTo"]
+        tracking = {k: m[k] for k in ("TrackOpens", "TrackLinks") if k in m}
         found = Delivered(email, m["To"], m["From"], m["Subject"], m.get("HtmlBody", ""),
-                          m.get("TextBody", ""), headers)
+                          m.get("TextBody", ""), headers, tracking)
         return {"ErrorCode": 0, "Message": "OK", "MessageID": str(uuid.uuid4()),
                 "SubmittedAt": "2024-05-06T07:00:00Z", "To": m["To"]}, [found]
 
@@ -279,7 +284,8 @@ class FakeApi:
         return [Delivered(to["email"], f"{to.get('name', '')} <{to['email']}>",
                           f"{sender.get('name', '')} <{sender['email']}>",
                           fill(person.get("subject", mail["subject"])),
-                          parts.get("text/html", ""), parts.get("text/plain", ""), headers)
+                          parts.get("text/html", ""), parts.get("text/plain", ""), headers,
+                          dict(mail.get("tracking_settings", {})))
                 for to in person["to"]]
 
     # Mailgun
@@ -323,8 +329,10 @@ class FakeApi:
                           text)
 
         headers = {k[2:]: fill(v) for k, v in fields.items() if k.startswith("h:")}
+        tracking = {k: v for k, v in fields.items() if k.startswith("o:tracking")}
         return Delivered(email, to, fields["from"], fill(fields["subject"]),
-                         fill(fields.get("html", "")), fill(fields.get("text", "")), headers)
+                         fill(fields.get("html", "")), fill(fields.get("text", "")), headers,
+                         tracking)
 
 
 def _json_answer(status: int, body: Any) -> Answer:

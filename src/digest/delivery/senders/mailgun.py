@@ -67,6 +67,8 @@ class MailgunSender(ApiSender):
                   *(("to", mailbox(c.name, c.email)) for c in copies),
                   ("subject", content.subject), ("text", text), ("html", page)]
         fields = [(k, v) for k, v in fields if v]
+        # digest tracks no opens or clicks: Mailgun's per-message options override the domain's.
+        fields += [("o:tracking", "no"), ("o:tracking-clicks", "no"), ("o:tracking-opens", "no")]
         if content.reply_to:
             fields.append(("h:Reply-To", mailbox(*content.reply_to)))
         fields += [(f"h:{name}", value) for name, value in content.headers]

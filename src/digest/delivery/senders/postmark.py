@@ -91,6 +91,10 @@ class PostmarkSender(ApiSender):
             "To": mailbox(copy.name, copy.email),
             "Subject": content.subject,
             "Headers": [{"Name": k, "Value": v} for k, v in (*content.headers, *copy.headers)],
+            # digest tracks no opens or clicks: no pixel, no rewritten links ("None" is
+            # Postmark's documented value; a server with open tracking on overrides TrackOpens).
+            "TrackOpens": False,
+            "TrackLinks": "None",
         }
         if content.reply_to:
             message["ReplyTo"] = mailbox(*content.reply_to)

@@ -61,6 +61,9 @@ class SendGridSender(ApiSender):
             "from": _address(content.sender),
             "subject": content.subject,
             "content": [{"type": kind, "value": value} for kind, value in parts if value],
+            # digest tracks no opens or clicks: SendGrid's per-request settings turn both off.
+            "tracking_settings": {"click_tracking": {"enable": False, "enable_text": False},
+                                  "open_tracking": {"enable": False}},
         }
         if content.reply_to:
             body["reply_to"] = _address(content.reply_to)
