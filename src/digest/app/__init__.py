@@ -15,6 +15,7 @@ from tests and from the benchmarks.
                send_test, web_version          reports   feed_health, issue_summaries, status
     readers    unsubscribe, add, remove,       signup    request_subscription,
                import, list, provider events             confirm_subscription
+    export     export_subscribers (CSV)
     planning   plan_next (compose, schedule)   messages  message_template, send_each, dkim
     archive    archive, latest, atom_feed       welcome   send_welcomes (after a confirmation)
     editors    the editors' copies and alerts  watch     feed alerts, edits, floods after a fetch
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         settle_already_sent,
         stored_issue,
     )
+    from digest.app.export import export_subscribers
     from digest.app.fetching import FetchReport, fetch
     from digest.app.messages import preview_recipient
     from digest.app.planning import plan_next
@@ -84,6 +86,7 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "archive": "archive",
+    "export_subscribers": "export",
     "atom_feed": "archive",
     "latest": "archive",
     "Clock": "deps",
@@ -144,7 +147,7 @@ _WHERE = {
 }
 
 __all__ = [
-    "archive", "atom_feed", "latest", "WelcomeReport", "send_welcomes",
+    "archive", "atom_feed", "latest", "WelcomeReport", "send_welcomes", "export_subscribers",
     "Checked", "Clock", "Deps", "Draft", "Drafted", "FeedHealth", "FetchReport", "Left",
     "Next", "RunReport", "SendReport", "SubscriberImport", "TestCopy", "add_subscriber",
     "apply_provider_events", "approve", "as_draft", "cancel_issue", "check_confirmation",

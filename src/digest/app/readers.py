@@ -21,7 +21,7 @@ from digest.models import Subscriber, SubscriberStatus
 from digest.settings import Settings
 from digest.store import ImportReport, Store
 from digest.store.identity import list_labels
-from digest.subscribers import parse_csv, validate_email
+from digest.subscribers import parse_csv, sheets, validate_email
 from digest.subscribers.webhook_apply import ApplyReport, apply_events
 from digest.subscribers.webhooks import WebhookEvent, WebhookPost
 
@@ -47,6 +47,7 @@ class SubscriberImport:
     report: ImportReport | None = None
     errors: tuple[str, ...] = ()
     unreadable: str | None = None  # the file could not be read at all: why
+    not_active: int = 0  # rows a "status" column says are not active: left out
 
 
 def _leave(store: Store, subscriber: Subscriber) -> Left:
@@ -134,13 +135,24 @@ def import_subscribers(settings: Settings, path: Path) -> SubscriberImport:
 def import_csv(path: Path, store: Store) -> SubscriberImport:
     """``import_subscribers`` into an open store (a run imports the configured file)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text, encoding = sheets.decode(path.read_bytes(), str(path))
     except FileNotFoundError:
         return SubscriberImport(errors=(f"{path}: no such file",), unreadable="no such file")
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         return SubscriberImport(errors=(f"{path}: cannot read: {exc}",), unreadable=str(exc))
-    rows, errors = parse_csv(text, source=str(path))
-    return SubscriberImport(store.import_subscribers(rows), tuple(errors))
+    except SubscriberError as exc:  # neither UTF-8 nor Windows-1252
+        return SubscriberImport(errors=(str(exc),), unreadable=str(exc))
+    separator = sheets.separator(text)
+    rows, errors = parse_csv(text, source=str(path), delimiter=separator)
+    if errors and not rows:
+        # Every row failed: say once how the file was read, not once per row.
+        return SubscriberImport(errors=(
+            f"{path}: no row has a valid address, reading it with "
+            f"{sheets.describe(separator, encoding)} (first problem: {errors[0]}); save it "
+            "as CSV with one address per row; nothing was imported",))
+    active = [row for row in rows if row.status == "active"]
+    return SubscriberImport(store.import_subscribers(active), tuple(errors),
+                            not_active=len(rows) - len(active))
 
 
 def apply_provider_events(settings: Settings, events: Iterable[WebhookEvent] | WebhookPost,

@@ -24,7 +24,8 @@ def import_(obj: Context, file: Path) -> int:
     """Import subscribers from a CSV file of email,name rows.
 
     Valid rows go in; every invalid row is reported with its line number (exit status 1). An
-    address that unsubscribed or bounced is never subscribed again by an import.
+    address that unsubscribed or bounced is never subscribed again by an import. Files saved by
+    Excel are read too: ';' or tab separators, Windows-1252 or UTF-8 with a byte order mark.
     """
     from digest import app
 
@@ -33,7 +34,40 @@ def import_(obj: Context, file: Path) -> int:
         click.echo(f"digest: {error}", err=True)
     if result.report is not None:
         obj.say(output.import_line(result.report))
+    if result.not_active:
+        obj.say(f"{output.counted(result.not_active, 'row')} left out: its status column "
+                "says not active")
     return EXIT_TROUBLE if result.errors else EXIT_OK
+
+
+@subscribers.command("export", epilog="Example: digest subscribers export --out people.csv")
+@click.option("--status", type=click.Choice(["active", "unsubscribed", "bounced", "complained"]),
+              help="Only subscribers with this status.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file (default: standard output).")
+@click.pass_obj
+@guarded
+def export(obj: Context, status: SubscriberStatus | None, out: Path | None) -> int:
+    """Write subscribers as CSV: email,name,status,subscribed_at,changed_at,reason.
+
+    `digest subscribers import` reads the file back (rows whose status is not active are left
+    out, so nobody who left is subscribed again). Cells a spreadsheet would run as a formula
+    (starting with = + - @, a tab or a carriage return) start with a ' instead.
+    """
+    from digest import app
+
+    lines = app.export_subscribers(obj.settings, status)
+    if out is None:
+        for line in lines:
+            click.echo(line, nl=False)
+        return EXIT_OK
+    written = -1  # the header is not a subscriber
+    with out.open("w", encoding="utf-8", newline="") as file:
+        for line in lines:
+            file.write(line)
+            written += 1
+    obj.say(f"{output.counted(written, 'subscriber')} written to {out}")
+    return EXIT_OK
 
 
 @subscribers.command(epilog='Example: digest subscribers add ann@example.org --name "Ann Lee"')

@@ -34,7 +34,7 @@ from digest.models import (
     SubscriberStatus,
     Validators,
 )
-from digest.store import archive, deliveries, feeds, issues, schema, welcomes
+from digest.store import archive, deliveries, exports, feeds, issues, schema, welcomes
 from digest.store import subscribers as subs
 from digest.store.failures import store_error
 from digest.store.rows import (
@@ -277,6 +277,17 @@ class Store:
             if len(page) < _PAGE:
                 return
             after = page[-1].id
+
+    def export_rows(self, status: SubscriberStatus | None = None) -> Iterator[exports.ExportRow]:
+        """Every subscriber (with ``status``) by id, with its dates and reason, a page at a
+        time: (email, name, status, subscribed_at, changed_at, reason)."""
+        after = 0
+        while True:
+            with self._tx(write=False) as conn:
+                rows, after = exports.page(conn, status, after, _PAGE)
+            yield from rows
+            if len(rows) < _PAGE:
+                return
 
     def subscriber_count(self, status: SubscriberStatus | None = "active") -> int:
         with self._tx(write=False) as conn:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from digest.errors import SubscriberError
+from digest.subscribers.sheets import restore
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LOCAL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*\Z")
@@ -26,6 +27,7 @@ _COMMON = re.compile(
 )
 _HEADERS_EMAIL = frozenset({"email", "e-mail", "email address", "address"})
 _HEADERS_NAME = frozenset({"name", "full name"})
+_HEADERS_STATUS = frozenset({"status"})
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class SubscriberRow:
     email: str
     name: str = ""
     line: int = 0
+    status: str = "active"  # from a "status" column (an export read back); else active
 
 
 def validate_email(address: str) -> str:
@@ -115,29 +118,34 @@ def _quoted(text: str, limit: int = 80) -> str:
     return f'"{shown}{"..." if len(text) > limit else ""}"'
 
 
-def parse_csv(text: str, *, source: str) -> tuple[list[SubscriberRow], list[str]]:
+def parse_csv(text: str, *, source: str,
+              delimiter: str = ",") -> tuple[list[SubscriberRow], list[str]]:
     """Read ``email,name`` rows. Returns (valid rows, duplicates merged; one message per bad line).
 
-    A header row naming the columns is optional (without one: email first, name second); extra
-    columns, a byte order mark and blank lines are ignored.
+    A header row naming the columns is optional (without one: email first, name second); a
+    ``status`` column (as `digest subscribers export` writes) is read too; extra columns, a byte
+    order mark and blank lines are ignored. Cells neutralised against spreadsheet formulas
+    (``'=...``) are read back as they were.
     """
     rows: list[SubscriberRow] = []
     errors: list[str] = []
-    columns: tuple[int, int | None] | None = None
-    for line, cells in _records(text.removeprefix("\ufeff"), source, errors):
+    columns: tuple[int, int | None, int | None] | None = None
+    for line, cells in _records(text.removeprefix("\ufeff"), source, errors, delimiter):
         if columns is None:
             header = _header(cells)
-            columns = header or (0, 1)
+            columns = header or (0, 1, None)
             if header:
                 continue
-        email_at, name_at = columns
-        email = cells[email_at].strip() if email_at < len(cells) else ""
-        name = cells[name_at] if name_at is not None and name_at < len(cells) else ""
+        email_at, name_at, status_at = columns
+        email = restore(cells[email_at].strip()) if email_at < len(cells) else ""
+        name = restore(cells[name_at]) if name_at is not None and name_at < len(cells) else ""
+        status = (cells[status_at].strip().lower() or "active"
+                  if status_at is not None and status_at < len(cells) else "active")
         if not email:
             errors.append(f"{source}:{line}: no email address in this row")
             continue
         try:
-            rows.append(SubscriberRow(validate_email(email), clean_name(name), line))
+            rows.append(SubscriberRow(validate_email(email), clean_name(name), line, status))
         except SubscriberError as exc:
             errors.append(f"{source}:{line}: {exc}")
     return merge_duplicates(rows), errors
@@ -152,14 +160,15 @@ _INSIDE_QUOTES = "unexpected end of data"  # csv's strict mode: the text ended i
 _STRAY_QUOTE = 'a quoted field is never closed: a stray " perhaps'
 
 
-def _records(text: str, source: str, errors: list[str]) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank CSV records with the line each starts on; each bad line is reported (in
-    ``errors``) and skipped, and reading goes on at the next line, so a stray quote or a huge
-    field costs that line only."""
+def _records(text: str, source: str, errors: list[str],
+             delimiter: str = ",") -> Iterator[tuple[int, list[str]]]:
+    """Non-blank CSV records (cells split at ``delimiter``) with the line each starts on; each
+    bad line is reported (in ``errors``) and skipped, and reading goes on at the next line, so a
+    stray quote or a huge field costs that line only."""
     lines = io.StringIO(text, newline="").readlines()  # \n, \r\n or \r, as csv reads them
     start = 0
     while start < len(lines):
-        span, cells, problem = _record_at(lines, start)
+        span, cells, problem = _record_at(lines, start, delimiter)
         if problem:
             errors.append(f"{source}:{start + 1}: this line is not valid CSV ({problem}); "
                           "skipped, the lines after it are read")
@@ -170,7 +179,8 @@ def _records(text: str, source: str, errors: list[str]) -> Iterator[tuple[int, l
         start += span
 
 
-def _record_at(lines: list[str], start: int) -> tuple[int, list[str], str]:
+def _record_at(lines: list[str], start: int,
+               delimiter: str = ",") -> tuple[int, list[str], str]:
     """(lines used, cells, "") for the record starting at ``lines[start]``, or (0, [], why).
 
     A record goes on to the next line only while the csv module says it ended inside a quoted
@@ -182,7 +192,8 @@ def _record_at(lines: list[str], start: int) -> tuple[int, list[str], str]:
         if len(chunk) > MAX_RECORD_CHARS:
             return 0, [], f"longer than {MAX_RECORD_CHARS // 1024} KB"
         try:
-            records = list(csv.reader(io.StringIO(chunk, newline=""), strict=True))
+            records = list(csv.reader(io.StringIO(chunk, newline=""), strict=True,
+                                      delimiter=delimiter))
         except csv.Error as exc:
             if str(exc) == _INSIDE_QUOTES and start + span < len(lines):
                 continue
@@ -191,14 +202,15 @@ def _record_at(lines: list[str], start: int) -> tuple[int, list[str], str]:
     return 0, [], f"{_STRAY_QUOTE}; it would run over more than {MAX_RECORD_LINES} lines"
 
 
-def _header(cells: list[str]) -> tuple[int, int | None] | None:
-    """(email column, name column) when the row is a header, else None."""
+def _header(cells: list[str]) -> tuple[int, int | None, int | None] | None:
+    """(email column, name column, status column) when the row is a header, else None."""
     names = [cell.strip().lower() for cell in cells]
     email_at = next((i for i, name in enumerate(names) if name in _HEADERS_EMAIL), None)
     if email_at is None:
         return None
     name_at = next((i for i, name in enumerate(names) if name in _HEADERS_NAME), None)
-    return email_at, name_at
+    status_at = next((i for i, name in enumerate(names) if name in _HEADERS_STATUS), None)
+    return email_at, name_at, status_at
 
 
 def merge_duplicates(rows: Iterable[SubscriberRow]) -> list[SubscriberRow]:

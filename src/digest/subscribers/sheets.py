@@ -1,0 +1,82 @@
+"""Subscriber lists as spreadsheets save them: the export's CSV, cells neutralised against
+formulas, and the encodings and separators of CSV files from Excel. Pure: no I/O, no SQL.
+
+A spreadsheet runs a cell starting with ``= + - @``, a tab or a carriage return as a formula
+(OWASP, "CSV Injection"): such a cell is written with a leading ``'``, which spreadsheets show
+as text, and ``restore`` takes it off again when the file is imported back.
+
+Excel saves "CSV" in the separator of the computer's locale: ``;`` where the decimal mark is a
+comma (German, French), with CRLF line ends, and in Windows-1252 unless "CSV UTF-8" (with a
+byte order mark) was chosen. ``decode`` and ``separator`` read either.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+
+from digest.errors import SubscriberError
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_COLUMNS = ("email", "name", "status", "subscribed_at", "changed_at", "reason")
+SEPARATORS = ",;\t"
+_NAMES = {",": "',' (comma)", ";": "';' (semicolon)", "\t": "a tab"}
+
+
+def neutralise(cell: str) -> str:
+    """The cell as a spreadsheet shows it as text: a leading ``'`` before a formula start."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def restore(cell: str) -> str:
+    """A neutralised cell as it was (``'=x`` -> ``=x``); any other cell unchanged."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
+
+
+def export_csv(rows: Iterable[Sequence[str]]) -> Iterable[str]:
+    """The export, a header row then one row per subscriber (cells in EXPORT_COLUMNS order),
+    as RFC 4180 lines (CRLF), every cell neutralised."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    yield buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([neutralise(cell) for cell in row])
+        yield buffer.getvalue()
+
+
+def decode(data: bytes, source: str) -> tuple[str, str]:
+    """(text, encoding): UTF-8 (a byte order mark is dropped), else Windows-1252, Excel's
+    "CSV" on Western European Windows. ``SubscriberError`` naming the file when it is
+    neither."""
+    try:
+        return data.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError as utf8:
+        try:
+            return data.decode("cp1252"), "Windows-1252"
+        except UnicodeDecodeError:
+            raise SubscriberError(
+                f"{source}: the file is neither UTF-8 nor Windows-1252 (byte "
+                f"0x{data[utf8.start]:02x} at offset {utf8.start}); save it as \"CSV UTF-8\"; "
+                "nothing was imported"
+            ) from utf8
+
+
+def separator(text: str) -> str:
+    """The file's separator: ``,``, ``;`` or a tab, as csv.Sniffer reads the first lines; a
+    single column (no separator at all) is read as comma-separated."""
+    sample = "".join(io.StringIO(text, newline="").readlines()[:20])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        counts = {sep: sample.count(sep) for sep in SEPARATORS}
+        best = max(counts, key=lambda sep: counts[sep])
+        return best if counts[best] else ","
+
+
+def describe(sep: str, encoding: str) -> str:
+    """"';' (semicolon) as the separator, Windows-1252": for messages about a file."""
+    return f"{_NAMES.get(sep, repr(sep))} as the separator, {encoding}"
