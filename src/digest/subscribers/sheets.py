@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 
 from digest.errors import SubscriberError
@@ -66,15 +67,32 @@ def decode(data: bytes, source: str) -> tuple[str, str]:
 
 
 def separator(text: str) -> str:
-    """The file's separator: ``,``, ``;`` or a tab, as csv.Sniffer reads the first lines; a
-    single column (no separator at all) is read as comma-separated."""
-    sample = "".join(io.StringIO(text, newline="").readlines()[:20])
+    """The file's separator: ``,``, ``;`` or a tab, whichever splits most of the first lines
+    into an address (or an email header) and more cells; where none does (a single column, or
+    no address at all), csv.Sniffer's guess, else ``,``. A hostile name (a tab inside quotes, a
+    semicolon in a formula) does not sway it: the address has to come out whole."""
+    lines = [line for line in io.StringIO(text, newline="").readlines()[:20] if line.strip()]
+    scores = {sep: sum(_splits_off_address(line, sep) for line in lines) for sep in SEPARATORS}
+    best = max(SEPARATORS, key=lambda sep: scores[sep])  # a tie keeps the comma
+    if scores[best]:
+        return best
     try:
-        return csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
+        return csv.Sniffer().sniff("".join(lines), delimiters=SEPARATORS).delimiter
     except csv.Error:
-        counts = {sep: sample.count(sep) for sep in SEPARATORS}
-        best = max(counts, key=lambda sep: counts[sep])
-        return best if counts[best] else ","
+        return ","
+
+
+_ADDRESS = re.compile(r"[^\s,;\"']+@[^\s,;\"']+")
+_EMAIL_HEADERS = frozenset({"email", "e-mail", "email address", "address", "mail", "courriel"})
+
+
+def _splits_off_address(line: str, sep: str) -> bool:
+    try:
+        cells = next(csv.reader([line], delimiter=sep))
+    except (csv.Error, StopIteration):
+        return False
+    first = cells[0].strip() if cells else ""
+    return len(cells) > 1 and (first.lower() in _EMAIL_HEADERS or bool(_ADDRESS.fullmatch(first)))
 
 
 def describe(sep: str, encoding: str) -> str:
