@@ -4,6 +4,7 @@ emails' footer linking to them."""
 
 from __future__ import annotations
 
+import calendar
 import re
 import warnings
 from collections.abc import Iterator
@@ -113,7 +114,7 @@ def test_the_atom_feed_parses_with_ids_dates_and_links(site: Site, client: TestC
     for entry, issue in zip(parsed.entries, (second, first), strict=True):
         assert entry.link == f"http://testserver/issues/{issue.id}"
         assert issue.sent_at is not None
-        when = datetime(*entry.published_parsed[:6], tzinfo=UTC)
+        when = datetime.fromtimestamp(calendar.timegm(entry.published_parsed), UTC)
         assert when == issue.sent_at.replace(microsecond=0)
         assert entry.updated_parsed == entry.published_parsed
         assert entry.title == issue.subject

@@ -112,11 +112,11 @@ def test_the_welcome_message(browser: Any, server: str, smtp: SmtpServer,
     browser.find_element(By.ID, "email").send_keys("cy@example.org")
     browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
     asked = wait_for(arrived(handler, "cy@example.org", b"Confirm your"))
-    link = urlsplit(confirm_link(message_from_bytes(asked, policy=policy.default)))  # type: ignore[arg-type]
+    link = urlsplit(confirm_link(message_from_bytes(asked, policy=policy.default)))
     browser.get(f"{server}{link.path}?{link.query}")
     browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
     raw = wait_for(arrived(handler, "cy@example.org", b"Welcome to"))
-    welcome: EmailMessage = message_from_bytes(raw, policy=policy.default)  # type: ignore[assignment]
+    welcome: EmailMessage = message_from_bytes(raw, policy=policy.default)
     html = welcome.get_body(("html",))
     assert html is not None
     page = tmp_path / "welcome.html"
