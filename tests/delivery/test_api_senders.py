@@ -449,7 +449,7 @@ def test_every_request_turns_the_providers_tracking_off(tmp_path: Path, fake: Fa
     with store:
         run_delivery(store, issue, api_settings(fake, batch_size=4))
     recipient = Recipient("me@example.org", "Me", unsubscribe_url(0))
-    mid = make_message_id(0, 1, FROM)
+    mid = make_message_id(0, 1, FROM, "teststore")
     data = template().personalize(recipient, message_id=mid)
     direct_sender(fake, Sleeps()).send_batch(
         [Outgoing(0, "digest@example.org", recipient.email, data, mid)])

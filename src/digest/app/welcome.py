@@ -59,12 +59,13 @@ def welcome_pending(settings: Settings, store: Store, deps: Deps) -> WelcomeRepo
         return WelcomeReport(waiting=len(todo), stopped=str(exc))
     sent: list[str] = []
     failed: list[tuple[str, str]] = []
+    store_id = store.store_id()
     try:
         for index, pending in enumerate(todo):
             if not store.claim_welcome(pending.subscriber.id, deps.clock()):
                 continue  # another process has it
             try:
-                status, reply = _hand_over(settings, sender, template, pending)
+                status, reply = _hand_over(settings, sender, template, pending, store_id)
             except SendError as exc:
                 store.record_welcome(pending.subscriber.id, "pending", str(exc), deps.clock())
                 return WelcomeReport(tuple(sent), tuple(failed), len(todo) - index, str(exc))
@@ -88,13 +89,13 @@ def welcome_template(settings: Settings, deps: Deps) -> MessageTemplate:
 
 
 def _hand_over(settings: Settings, sender: Sender, template: MessageTemplate,
-               pending: PendingWelcome) -> tuple[WelcomeStatus, str]:
+               pending: PendingWelcome, store_id: str) -> tuple[WelcomeStatus, str]:
     subscriber = pending.subscriber
     if subscriber.status != "active":
         return "skipped", f"the subscriber is {subscriber.status}"
     digest = settings.digest
     recipient = addressing.recipient_for(digest, subscriber, settings.secret)
-    message_id = welcome_message_id(subscriber, digest.from_addr)
+    message_id = welcome_message_id(subscriber, digest.from_addr, store_id)
     outgoing = Outgoing(delivery_id=0, envelope_from=addressing.envelope_from(digest.from_addr),
                         recipient=subscriber.email, message_id=message_id,
                         data=template.personalize(recipient, message_id=message_id))
@@ -104,7 +105,8 @@ def _hand_over(settings: Settings, sender: Sender, template: MessageTemplate,
     return ("pending" if result.outcome == "temporary" else "failed"), result.reply or "refused"
 
 
-def welcome_message_id(subscriber: Subscriber, from_addr: str) -> str:
-    """The same Message-ID on every attempt, so a mail program shows a repeat once."""
+def welcome_message_id(subscriber: Subscriber, from_addr: str, store_id: str) -> str:
+    """The same Message-ID on every attempt, so a mail program shows a repeat once; the store's
+    id keeps it apart from another install's welcome to its subscriber of the same number."""
     domain = parseaddr(from_addr)[1].rpartition("@")[2].lower() or "localhost"
-    return f"<welcome.{subscriber.id}@{domain}>"
+    return f"<welcome.{subscriber.id}.{store_id}@{domain}>"
