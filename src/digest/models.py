@@ -50,6 +50,16 @@ class Validators:
 
 
 @dataclass(frozen=True)
+class FeaturedImage:
+    """A post's own picture, as its feed names it (feeds/images.py picks it)."""
+
+    url: str  # absolute https (or http when the feed gives nothing else)
+    alt: str = ""  # the feed's text for it; "" means the post title stands in
+    width: int | None = None  # pixels, when the feed says
+    height: int | None = None
+
+
+@dataclass(frozen=True)
 class Post:
     """One entry of a feed, normalised and sanitised."""
 
@@ -64,6 +74,7 @@ class Post:
     comments_url: str | None = None  # the post's comments page, http(s) only
     comments_feed: str | None = None  # the post's comments feed (wfw:commentRss / replies link)
     guid: str | None = None  # the guid it is known by; None: none, or shared by several entries
+    image: FeaturedImage | None = None  # the post's featured picture, if its feed names one
 
 
 @dataclass(frozen=True)

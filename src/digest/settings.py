@@ -12,6 +12,7 @@ SenderKind = Literal["outbox", "smtp", "postmark", "sendgrid", "mailgun"]
 ApiKind = Literal["postmark", "sendgrid", "mailgun"]
 SmtpSecurity = Literal["starttls", "ssl", "none"]
 Layout = Literal["merged", "sections"]
+Images = Literal["featured", "none"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class DigestSettings:
     locale: str | None = None
     min_posts: int = 1  # fewer new posts than this: no issue, they wait for a later one
     layout: Layout = "merged"  # merged: one list, newest first; sections: one per feed
+    images: Images = "featured"  # featured: each post's own picture above its title; none: text
     most_discussed: MostDiscussedSettings = field(default_factory=MostDiscussedSettings)
     # Where `digest serve` is reachable from outside (https://news.example.org): links in
     # confirmation emails and the editors' approve link point there.

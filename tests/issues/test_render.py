@@ -28,6 +28,7 @@ from digest.models import (
     TOKEN_NAME,
     TOKEN_UNSUBSCRIBE,
     TOKENS,
+    FeaturedImage,
     IssuePlan,
     Post,
     Recipient,
@@ -45,14 +46,16 @@ PADDING = "\u034f\u200c\u00a0"
 
 
 def make_post(n: int, *, comments: int | None = 3, author: str = "Ian Skaife",
-              link: str | None = "", title: str = "", summary: str = "") -> Post:
+              link: str | None = "", title: str = "", summary: str = "",
+              image: FeaturedImage | None = None) -> Post:
     return Post(
         key=f"https://example.org/?p={n}", feed_url="https://example.org/feed/",
         title=title or f"Post number {n} about feeling again",
         link=f"https://example.org/2026/11/post-{n}/" if link == "" else link,
         author=author, published=datetime(2026, 11, n % 28 + 1, 9, 0, tzinfo=UTC),
         summary_html=summary or f"<p>Summary of post {n} with <em>emphasis</em>.</p>",
-        comment_count=comments, comments_url=f"https://example.org/2026/11/post-{n}/#comments")
+        comment_count=comments, comments_url=f"https://example.org/2026/11/post-{n}/#comments",
+        image=image)
 
 
 def make_plan(posts: list[Post], *, more_count: int = 0, since: datetime | None = None,
@@ -67,13 +70,16 @@ def golden_plan() -> IssuePlan:
     posts = [
         make_post(24, comments=9, title="What emotional blunting feels like",
                   summary="<p>We asked readers to describe the flatness. <em>Like watching my "
-                          "life through a window</em>, one said.</p>"),
+                          "life through a window</em>, one said.</p>",
+                  image=FeaturedImage("https://example.org/uploads/window.jpg",
+                                      "Rain on a window at dusk", 1200, 800)),
         make_post(22, comments=17, author="Hannah Lindqvist", title="Rebuilding joy",
                   summary="<p>Small experiments that helped:</p><ul><li><strong>Morning "
                           "light.</strong> Ten minutes outside.</li><li>Old hobbies on a timer, "
                           "twenty minutes, even when it felt pointless at first and for a good "
                           "long while, weeks in fact, before anything changed.</li></ul>"),
-        make_post(20, comments=1, author="Priya Raman", title="Questions for your appointment"),
+        make_post(20, comments=1, author="Priya Raman", title="Questions for your appointment",
+                  image=FeaturedImage("https://example.org/uploads/notebook.png")),
         make_post(19, comments=0, title="Why stopping suddenly is not the answer"),
         make_post(16, comments=None, author="Maya Okafor", title="Dose & timing <notes>",
                   link=None),

@@ -582,8 +582,12 @@ def test_the_email_links_to_its_web_version(site: Site, client: TestClient,
     assert f'href="{link}"' in page.get_content()
     assert "%%DIGEST" not in text.get_content() + page.get_content()
 
+    assert "View this issue in your browser" in page.get_content()
     response = client.get(urlsplit(link).path)
     assert response.status_code == 200 and "Post p0" in response.text
     assert "%%DIGEST" not in response.text
+    # The web version is the browser: it does not offer itself again.
+    assert "View this issue in your browser" not in response.text
+    assert 'class="browser-link"' not in response.text and "Unsubscribe" in response.text
     assert client.get("/issues/0123456789ab").status_code == 404
     assert client.get("/issues/not-a-hash").status_code == 404

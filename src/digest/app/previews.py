@@ -18,7 +18,7 @@ from digest.app.messages import message_template, preview_recipient, send_one
 from digest.app.planning import plan_next
 from digest.issues.compose import nothing_new_message
 from digest.issues.drafts import as_rendered
-from digest.issues.render import Renderer
+from digest.issues.render import Renderer, without_browser_link
 from digest.mail import addressing, fill
 from digest.mail.message_id import one_off_message_id
 from digest.models import FetchOutcome, Issue, Outgoing, Recipient, RenderedIssue
@@ -157,7 +157,7 @@ def web_version(settings: Settings, issue: Issue, unsubscribe_url: str,
     and a link to the unsubscribe page instead of a reader's own."""
     neutral = Recipient(email=NEUTRAL_EMAIL, name="", unsubscribe_url=unsubscribe_url)
     html, _ = fill.filled(as_rendered(issue), fill.IssueValues(web_version_url=url), neutral)
-    return html
+    return without_browser_link(html)  # the reader is already in the browser
 
 
 # What the web version of an issue shows where a reader's own values would be.

@@ -328,6 +328,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "locale": Field(locale_name),
         "min_posts": Field(whole(1)),
         "layout": Field(choice("merged", "sections")),
+        "images": Field(choice("featured", "none")),
         "most_discussed": Field(_section(MostDiscussedSettings, "digest.most_discussed")),
         "public_url": Field(optional(http_url)),
     },

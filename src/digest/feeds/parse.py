@@ -21,6 +21,7 @@ import lxml.html
 from lxml.etree import ParserError
 
 from digest.feeds import excerpt, identity
+from digest.feeds.images import featured_image
 from digest.feeds.sanitize import clean_html, safe_url
 from digest.models import Feed, FetchOutcome, Post, Validators
 
@@ -54,6 +55,8 @@ def parse_feed(feed: Feed, body: bytes, headers: Mapping[str, str]) -> FetchOutc
     )
     items = parsed.get("entries", [])
     drafts = [_to_post(item, context) for item in items]
+    drafts = [dataclasses.replace(post, image=featured_image(item, context.base))
+              for item, post in zip(items, drafts, strict=True)]
     keys = identity.entry_keys([identity.Entry(
         (item.get("id") or "").strip(), post.link, post.title, post.published, post.summary_html)
         for item, post in zip(items, drafts, strict=True)])

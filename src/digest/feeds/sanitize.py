@@ -30,10 +30,14 @@ DROPPED_WITH_CONTENT = frozenset(
 )
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 _ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height", "title"}}
+# Tables are kept through the first pass only to be flattened: a table from a feed has widths
+# and columns of its own and would widen the email's column on a phone.
+_TABLE_TAGS = frozenset({"table", "caption", "thead", "tbody", "tfoot", "tr", "td", "th"})
+CELL_SEPARATOR = " · "
 
 # The first pass keeps img's style so the lxml pass can spot pixels hidden by CSS.
 _FIRST_PASS = nh3.Cleaner(
-    tags=set(ALLOWED_TAGS), clean_content_tags=set(DROPPED_WITH_CONTENT),
+    tags=set(ALLOWED_TAGS | _TABLE_TAGS), clean_content_tags=set(DROPPED_WITH_CONTENT),
     attributes={**_ATTRIBUTES, "img": _ATTRIBUTES["img"] | {"style"}},
     url_schemes=set(URL_SCHEMES), strip_comments=True, link_rel=None,
     attribute_filter=bound_attribute,  # a 1 MB alt text must not reach the email
@@ -61,6 +65,8 @@ def clean_html(html: str) -> str:
     if not first.strip():
         return ""
     root = lxml.html.fragment_fromstring(first, create_parent="div")
+    for table in reversed(list(root.iter("table"))):  # innermost first
+        flatten_table(table)
     for img in list(root.iter("img")):
         _fix_image(img)
     for link in list(root.iter("a")):
@@ -77,9 +83,76 @@ def clean_html(html: str) -> str:
     return result.strip()
 
 
+def flatten_table(table: lxml.html.HtmlElement) -> None:
+    """Replace a table by a list: one item per row, its cells' content joined by " · ".
+
+    The caption, if any, becomes a paragraph before the list. Cell markup (links, emphasis) is
+    kept; the table's own layout (columns, widths) is not.
+    """
+    replacement: list[lxml.html.HtmlElement] = []
+    caption = table.find("caption")
+    if caption is not None:
+        paragraph = lxml.html.Element("p")
+        _move_content(caption, paragraph)
+        replacement.append(paragraph)
+    items = lxml.html.Element("ul")
+    for row in table.iter("tr"):
+        item = lxml.html.Element("li")
+        cells = [cell for cell in row if cell.tag in ("td", "th")]
+        for number, cell in enumerate(cells):
+            if number:
+                _append_text(item, CELL_SEPARATOR)
+            _move_content(cell, item)
+        if item.text_content().strip(" ·\n\t"):
+            items.append(item)
+    if len(items):
+        replacement.append(items)
+    parent = table.getparent()
+    if parent is None:
+        return
+    index = parent.index(table)
+    tail = table.tail
+    parent.remove(table)
+    for offset, element in enumerate(replacement):
+        parent.insert(index + offset, element)
+    if tail:
+        if replacement:
+            _append_tail(replacement[-1], tail)
+        else:
+            _append_text_at(parent, index, tail)
+
+
+def _move_content(source: lxml.html.HtmlElement, target: lxml.html.HtmlElement) -> None:
+    """Append source's text and children to target."""
+    _append_text(target, source.text or "")
+    for child in list(source):
+        target.append(child)  # moves it, with its tail
+
+
+def _append_text(element: lxml.html.HtmlElement, text: str) -> None:
+    if not text:
+        return
+    if len(element):
+        _append_tail(element[-1], text)
+    else:
+        element.text = (element.text or "") + text
+
+
+def _append_tail(element: lxml.html.HtmlElement, text: str) -> None:
+    element.tail = (element.tail or "") + text
+
+
+def _append_text_at(parent: lxml.html.HtmlElement, index: int, text: str) -> None:
+    """Text placed where child ``index`` of parent was, once that child is gone."""
+    if index == 0:
+        parent.text = (parent.text or "") + text
+    else:
+        _append_tail(parent[index - 1], text)
+
+
 def _fix_image(img: lxml.html.HtmlElement) -> None:
     src = safe_url(img.get("src"))
-    if src is None or src.lower().startswith("mailto:") or _is_tracking_pixel(img, src):
+    if src is None or src.lower().startswith("mailto:") or is_tracking_pixel(img, src):
         img.drop_tree()
         return
     img.set("src", src)
@@ -96,7 +169,8 @@ def _fix_image(img: lxml.html.HtmlElement) -> None:
         img.set("alt", "")  # decorative unless the feed says otherwise; screen readers skip it
 
 
-def _is_tracking_pixel(img: lxml.html.HtmlElement, src: str) -> bool:
+def is_tracking_pixel(img: lxml.html.HtmlElement, src: str) -> bool:
+    """Whether an <img> is a counter, not a picture: 0/1 px, hidden by CSS, or a known tracker."""
     for dimension in ("width", "height"):
         match = _DIGITS.match(img.get(dimension, ""))
         if match and int(match.group(1)) <= 1:

@@ -25,10 +25,13 @@ from premailer import Premailer
 from digest.errors import RenderError
 from digest.feeds.bounds import bound
 from digest.feeds.summary import clean_summary, html_to_text, truncate_html, wrap_text
+from digest.issues.breaks import break_long_runs
 from digest.issues.discussed import HEADINGS as DISCUSSED_HEADINGS
 from digest.issues.discussed import DiscussedView
 from digest.issues.discussed import view as discussed_view
+from digest.issues.featured import ImageView, image_view
 from digest.issues.i18n import ENGLISH, Messages, for_digest, text_direction
+from digest.mail.check_layout import layout_problems
 from digest.models import (
     TOKEN_EMAIL,
     TOKEN_NAME,
@@ -63,6 +66,7 @@ class PostView:
     summary_html: Markup  # sanitised and truncated
     summary_text: str
     truncated: bool
+    image: ImageView | None = None  # the featured picture; None with digest.images: none
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,8 @@ class Renderer:
     def _draft(self, plan: IssuePlan, digest: DigestSettings) -> _Draft:
         intro_html = self._intro_html(plan.intro_markdown, digest.site_url)
         messages = for_digest(digest.locale, digest.language)
-        views = tuple(_post_view(post, digest.summary_words, messages) for post in plan.posts)
+        views = tuple(_post_view(post, digest.summary_words, messages, digest.images == "featured")
+                      for post in plan.posts)
         language = digest.language or messages.tag
         context: dict[str, Any] = {
             "subject": plan.subject,
@@ -168,10 +173,12 @@ class Renderer:
         context["more_count"] = draft.more_count + len(draft.views) - count
         context["preheader"] = preheader([view.title for view in shown], context["title"],
                                          context["site_host"])
-        html = self._inline_css(self._template(HTML_TEMPLATE, context))
+        html = self._inline_css(break_long_runs(self._template(HTML_TEMPLATE, context)))
+        html = html.replace("<wbr></wbr>", "<wbr>")  # lxml writes the void element as a pair
         text = wrap_text(self._template(TEXT_TEMPLATE, context))
+        warnings = tuple(f"layout: {problem}" for problem in layout_problems(html))
         return RenderedIssue(subject=subject, html=html, text=text,
-                             preheader=context["preheader"], post_count=count)
+                             preheader=context["preheader"], post_count=count, warnings=warnings)
 
     def render_message(self, html_name: str, text_name: str,
                        context: dict[str, Any]) -> tuple[str, str]:
@@ -212,6 +219,8 @@ class Renderer:
         try:
             inliner = Premailer(html, strip_important=False, disable_validation=True,
                                 allow_network=False, remove_classes=False,
+                                # an image's height:auto must not become height="auto"
+                                disable_basic_attributes=["width", "height"],
                                 cssutils_logging_level=logging.CRITICAL)
             return str(inliner.transform())
         except Exception as exc:  # premailer raises bare parser errors for broken CSS
@@ -221,6 +230,16 @@ class Renderer:
 def archive_url(public_url: str | None) -> str:
     """Where every sent issue is listed (`digest serve`'s /issues); "" without public_url."""
     return f"{public_url.rstrip('/')}/issues" if public_url else ""
+
+
+_BROWSER_LINK = re.compile(r'<(p|div|span)\b[^>]*\bclass="[^"]*\bbrowser\b[^"]*"[^>]*>.*?</\1>\s*',
+                           re.DOTALL)
+
+
+def without_browser_link(html: str) -> str:
+    """The issue's HTML for its own web page: the "view in browser" line (the element with class
+    ``browser`` in the template) taken out, since the reader is already there."""
+    return _BROWSER_LINK.sub("", html, count=1)
 
 
 def byline(author: str, comment_count: int | None, messages: Messages = ENGLISH) -> str:
@@ -276,11 +295,13 @@ def _discussed_heading(heading: str, messages: Messages) -> str:
     return messages(key) if key else heading
 
 
-def _post_view(post: Post, words: int, messages: Messages = ENGLISH) -> PostView:
+def _post_view(post: Post, words: int, messages: Messages = ENGLISH,
+               images: bool = True) -> PostView:
     summary, truncated = truncate_html(clean_summary(post.summary_html), words)
     author = bound(post.author, "author")  # posts stored before texts were bounded at fetch
+    title = bound(post.title.strip(), "title") or messages("untitled")
     return PostView(
-        title=bound(post.title.strip(), "title") or messages("untitled"),
+        title=title,
         link=post.link,
         author=author,
         comment_count=post.comment_count,
@@ -290,6 +311,7 @@ def _post_view(post: Post, words: int, messages: Messages = ENGLISH) -> PostView
         summary_html=Markup(summary),
         summary_text=html_to_text(summary),
         truncated=truncated,
+        image=image_view(post.image, title) if images else None,
     )
 
 

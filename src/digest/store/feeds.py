@@ -13,6 +13,7 @@ from digest.store.rows import (
     feed_from_row,
     from_db,
     from_db_opt,
+    image_to_db,
     post_from_row,
     to_db,
     to_db_opt,
@@ -54,8 +55,8 @@ ON CONFLICT (url) DO UPDATE SET
 _UPSERT_POST = """
 INSERT INTO posts (key, feed_url, title, link, author, published, summary_html, comment_count,
                    comments_url, comments_feed, first_seen, updated_at, guid, link_key, guid_key,
-                   placed_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   placed_at, image)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
     title = excluded.title,
     link = coalesce(excluded.link, posts.link),
@@ -68,15 +69,16 @@ ON CONFLICT (key) DO UPDATE SET
     comments_url = coalesce(excluded.comments_url, posts.comments_url),
     comments_feed = coalesce(excluded.comments_feed, posts.comments_feed),
     guid = coalesce(excluded.guid, posts.guid),
+    image = excluded.image,
     updated_at = excluded.updated_at
 WHERE (posts.title, posts.link, posts.author, posts.published, posts.summary_html,
-       posts.comment_count, posts.comments_url, posts.comments_feed, posts.guid)
+       posts.comment_count, posts.comments_url, posts.comments_feed, posts.guid, posts.image)
    IS NOT (excluded.title, coalesce(excluded.link, posts.link), excluded.author,
            coalesce(excluded.published, posts.published), excluded.summary_html,
            coalesce(excluded.comment_count, posts.comment_count),
            coalesce(excluded.comments_url, posts.comments_url),
            coalesce(excluded.comments_feed, posts.comments_feed),
-           coalesce(excluded.guid, posts.guid))
+           coalesce(excluded.guid, posts.guid), excluded.image)
 """
 
 
@@ -113,7 +115,7 @@ def record_fetch(conn: sqlite3.Connection, outcome: FetchOutcome, now: datetime)
     ).fetchall())
     # The posts belong to the feed that was fetched, whatever URL the parser copied into them.
     conn.executemany(_UPSERT_POST, [
-        (*_post_params(post, outcome.feed.url, stamp), to_db_opt(at))
+        (*_post_params(post, outcome.feed.url, stamp), to_db_opt(at), image_to_db(post.image))
         for post, at in zip(posts, placed, strict=True)])
     # A count is history worth keeping when it is first known or differs from the last one.
     changed = [(post.key, stamp, post.comment_count) for post in posts

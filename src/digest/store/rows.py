@@ -13,6 +13,7 @@ from typing import Any, Literal, Union, cast, get_args, get_origin, get_type_hin
 from digest.models import (
     Delivery,
     DeliveryStatus,
+    FeaturedImage,
     FetchStatus,
     Issue,
     IssuePlan,
@@ -122,9 +123,19 @@ def post_from_row(row: sqlite3.Row) -> StoredPost:
         comments_url=row["comments_url"],
         comments_feed=row["comments_feed"],
         guid=row["guid"],
+        image=image_from_db(row["image"]),
     )
     return StoredPost(post=post, first_seen=from_db(row["first_seen"]), issue_id=row["issue_id"],
                       placed_at=from_db_opt(row["placed_at"]), rank=row["feed_rank"])
+
+
+def image_to_db(image: FeaturedImage | None) -> str | None:
+    """A featured image as the JSON the posts.image column holds; None stays NULL."""
+    return None if image is None else json.dumps(dataclasses.asdict(image), ensure_ascii=False)
+
+
+def image_from_db(text: str | None) -> FeaturedImage | None:
+    return None if text is None else cast(FeaturedImage, _decode(FeaturedImage, json.loads(text)))
 
 
 def feed_from_row(row: sqlite3.Row) -> FeedRow:
