@@ -2,14 +2,23 @@
 violation in light or dark mode, for the demo and for hostile and WordPress feeds; screenshots at
 600 px, 375 px and in dark mode go to test-artifacts/ for eyes; a spoiled page does fail.
 
+A feed of layout-hostile posts (tests/data/layout-hostile.rss: long words, URLs, code, a wide table,
+2,400 px pictures served from 127.0.0.1, long titles) stays within the window at 375 and 600 px,
+light and dark, with its pictures loaded, also where a client drops the CSS that breaks words.
+``UPDATE_SCREENSHOTS=1`` writes the demo's screenshots (with pictures) for the README into docs/.
+
 `make test` installs Chromium and axe-core (.ci/install-system-deps); these tests skip only where
 they could not be installed, and fail under CI=true.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,11 +26,16 @@ import pytest
 from digest import app as pipeline
 from digest import config
 from digest.delivery.senders import make_sender
+from digest.mail.check_layout import layout_problems
 from support import chromium
 from support.demo_digest import CLOCK, build_demo
 from support.e2e import DATA, expected_posts, write_config
+from support.feedserver import FeedServer, Route
+from support.pictures import DEMO_PICTURES, LAYOUT_PICTURES, gradient_png
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+DEMO_UPLOADS = "https://example.org/wp-content/uploads/2026/11/"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -38,6 +52,34 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     for feed in ("hostile", "wordpress"):
         built[feed] = _feed_digest(tmp_path_factory.mktemp(feed), DATA / f"{feed}.rss")
     return built
+
+
+@pytest.fixture(scope="module")
+def pictures() -> Iterator[FeedServer]:
+    """The demo's and the hostile feed's pictures, served over HTTP from 127.0.0.1."""
+    with FeedServer() as server:
+        for name, (width, height, top, bottom) in {**DEMO_PICTURES, **LAYOUT_PICTURES}.items():
+            server.route(f"/{name}", Route(body=gradient_png(width, height, top, bottom),
+                                           content_type="image/png"))
+        yield server
+
+
+@pytest.fixture(scope="module")
+def hostile_layout(tmp_path_factory: pytest.TempPathFactory, pictures: FeedServer) -> str:
+    """The digest of the layout-hostile feed, its pictures pointing at the local server."""
+    folder = tmp_path_factory.mktemp("layout")
+    feed = folder / "layout-hostile.rss"
+    source = (DATA / "layout-hostile.rss").read_text(encoding="utf-8")
+    feed.write_text(source.replace("IMAGE_BASE", pictures.base.rstrip("/")), encoding="utf-8")
+    return _feed_digest(folder, feed)
+
+
+@pytest.fixture(scope="module")
+def demo_with_pictures(pages: dict[str, str], pictures: FeedServer) -> str:
+    """The demo digest with its placeholder https pictures served from 127.0.0.1 instead."""
+    page = pages["demo"]
+    assert page.count(DEMO_UPLOADS) == 3  # three of the demo's posts have a picture
+    return page.replace(DEMO_UPLOADS, pictures.base.rstrip("/") + "/")
 
 
 def _feed_digest(folder: Path, feed: Path) -> str:
@@ -102,6 +144,79 @@ def test_screenshots(pages: dict[str, str], label: str, width: int, dark: bool) 
         out = chromium.screenshot(page, ARTIFACTS / f"digest-{name}-{label}.png", width=width,
                                   dark=dark)
         assert _png_size(out.read_bytes()) == (width, 1600)
+
+
+_MEASURE = """JSON.stringify({inner: win.innerWidth, scroll: doc.documentElement.scrollWidth,
+  images: Array.from(doc.images).map(i => [i.naturalWidth, i.getBoundingClientRect().width]),
+  widest: Math.max(...Array.from(doc.querySelectorAll('td.post *')).map(
+    e => e.getBoundingClientRect().right))})"""
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+@pytest.mark.parametrize("width", [375, 600])
+def test_hostile_posts_stay_within_the_window(hostile_layout: str, width: int,
+                                              dark: bool) -> None:
+    seen = json.loads(chromium.evaluate(hostile_layout, _MEASURE, dark=dark, width=width))
+    assert seen["inner"] == width
+    assert seen["scroll"] <= width, f"{seen['scroll']} px wide in a {width} px window"
+    assert seen["widest"] <= width, "something in a post reaches past the window's edge"
+    assert len(seen["images"]) == 4  # one featured picture per post
+    for natural, shown in seen["images"]:
+        assert natural in (2400, 800), "a picture did not load from the local server"
+        assert shown <= min(width, 600) - 40  # within the column, padding included
+
+
+def test_hostile_posts_fit_where_the_word_breaking_css_is_dropped(hostile_layout: str) -> None:
+    """Clients that drop word-break/overflow-wrap: the break opportunities written into long
+    words (<wbr>, soft hyphens) still keep the email within a phone's screen."""
+    stripped = re.sub(r"(?:word-break|overflow-wrap)\s*:\s*[a-z-]+\s*(?:!important)?;?", "",
+                      hostile_layout)
+    assert stripped != hostile_layout and "overflow-wrap" not in stripped
+    seen = json.loads(chromium.evaluate(stripped, _MEASURE, width=375))
+    assert seen["scroll"] <= 375, f"{seen['scroll']} px wide in a 375 px window"
+    # Without those break opportunities too, the same page is wider than the phone.
+    bare = stripped.replace("<wbr>", "").replace("\u00ad", "")
+    assert layout_problems(bare)
+    seen = json.loads(chromium.evaluate(bare, _MEASURE, width=375))
+    assert seen["scroll"] > 375
+
+
+def test_hostile_posts_are_shaped_to_fit(hostile_layout: str) -> None:
+    assert layout_problems(hostile_layout) == []  # what `digest check` would say
+    assert hostile_layout.count('class="featured-image"') == 4
+    assert "<table width" not in hostile_layout and "900px" not in hostile_layout
+    assert "Week · Morning dose · Evening dose" in hostile_layout  # the table, as a list
+    assert 'width="520" height="347"' in hostile_layout  # 2400 x 1600 scaled to the column
+    assert "chart-2400.png" in hostile_layout and 'alt="A chart of doses' in hostile_layout
+    assert hostile_layout.count("<wbr>") > 10 and "\u00ad" in hostile_layout
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+@pytest.mark.parametrize("name", ["hostile_layout", "demo_with_pictures"])
+def test_no_accessibility_violations_with_pictures_on(name: str, dark: bool,
+                                                      request: pytest.FixtureRequest) -> None:
+    page: str = request.getfixturevalue(name)
+    loaded = chromium.evaluate(page, "Array.from(doc.images).every(i => i.naturalWidth > 0)")
+    assert loaded == "true"
+    violations = chromium.axe(page, dark=dark)
+    assert violations == [], "\n".join(map(str, violations))
+
+
+@pytest.mark.parametrize(("label", "width", "dark"), [
+    ("600", 600, False), ("375", 375, False), ("375-dark", 375, True)])
+def test_screenshots_with_pictures(hostile_layout: str, demo_with_pictures: str, label: str,
+                                   width: int, dark: bool) -> None:
+    for name, page in (("layout", hostile_layout), ("demo-pictures", demo_with_pictures)):
+        out = chromium.screenshot(page, ARTIFACTS / f"digest-{name}-{label}.png", width=width,
+                                  height=1400, dark=dark)
+        assert _png_size(out.read_bytes()) == (width, 1400)
+        if name == "demo-pictures" and os.environ.get("UPDATE_SCREENSHOTS") == "1":
+            _keep_for_readme(out, ROOT / "docs" / f"digest-{label}.png")
+
+
+def _keep_for_readme(shot: Path, target: Path) -> None:
+    target.parent.mkdir(exist_ok=True)
+    shutil.copyfile(shot, target)
 
 
 def _png_size(data: bytes) -> tuple[int, int]:

@@ -591,3 +591,41 @@ def test_the_email_links_to_its_web_version(site: Site, client: TestClient,
     assert 'class="browser-link"' not in response.text and "Unsubscribe" in response.text
     assert client.get("/issues/0123456789ab").status_code == 404
     assert client.get("/issues/not-a-hash").status_code == 404
+
+
+# --- the pages' look: the digest's colours, templates overriding them, editors' pages -----------
+
+def test_pages_use_the_digests_colours_and_title(client: TestClient) -> None:
+    css = client.get("/static/site.css").text
+    assert "--link: #0f766e" in css and "--brand: #115e59" in css  # digest.css's teal
+    assert "--link: #7dd3c8" in css  # and its dark-mode teal
+    page = client.get("/subscribe").text
+    assert "Example weekly" in page and 'class="foot"' in page  # readers get the footer
+
+
+def test_editor_pages_have_no_readers_footer(client: TestClient, site: Site) -> None:
+    site.make_draft()
+    assert 'class="foot"' not in client.get("/editor/login").text
+    login(client)
+    for path in ("/editor/", "/editor/draft"):
+        page = client.get(path)
+        assert page.status_code == 200 and 'class="foot"' not in page.text, path
+        assert "Unsubscribe</a>" not in page.text
+
+
+def test_the_templates_folder_overrides_pages_and_stylesheet(site: Site, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    folder = tmp_path / "my-templates"
+    (folder / "web").mkdir(parents=True)
+    (folder / "web" / "site.css").write_text("body { background: #fffbeb; }\n")
+    (folder / "web" / "message.html").write_text(
+        '{% extends "base.html" %}{% block heading %}{{ heading }}{% endblock %}'
+        '{% block main %}<h1 class="ours">{{ heading }}</h1><p>{{ text }}</p>{% endblock %}')
+    client = client_for(Site(replace(site.settings, templates=folder), site.clock,
+                             site.smtp_port, site.readers))
+    assert client.get("/static/site.css").text == "body { background: #fffbeb; }\n"
+    missing = client.get("/issues/42")
+    assert missing.status_code == 404 and '<h1 class="ours">No such issue</h1>' in missing.text
+    assert 'class="foot"' in missing.text  # the bundled base.html still frames it
+    assert 'class="ours"' not in client.get("/subscribe").text  # the others stay ours

@@ -25,15 +25,16 @@ _INDENT = " " * 14
 @click.pass_obj
 @guarded
 def check(obj: Context, eml: Path | None) -> int:
-    """Check the next issue before it goes out: size, spam score, links and headers.
+    """Check the next issue before it goes out: size, spam score, links, layout and headers.
 
     The next issue is the one `digest preview` shows: the open draft if there is one, else the
     issue the feeds would make now (fetched into a throw-away copy of the store); nothing
     changes. Reports the HTML size against Gmail's clipping limit, the SpamAssassin score with
     the rules that fired (when SpamAssassin is installed; local rules only), links that are not
-    https or mailto, and header and MIME mistakes. Exit status 0 when nothing needs fixing, 1
-    when something does; an editor token (DIGEST_EDITOR_TOKEN) that `digest serve` would
-    refuse as too short counts as such a problem.
+    https or mailto, words too long for a phone's line and fixed widths wider than the column,
+    and header and MIME mistakes. Exit status 0 when nothing needs fixing, 1 when something
+    does; an editor token (DIGEST_EDITOR_TOKEN) that `digest serve` would refuse as too short
+    counts as such a problem.
     """
     from digest import app
 
@@ -85,6 +86,8 @@ def report_lines(checked: Checked) -> Iterator[str]:
     yield from _spam_lines(checked)
     links = f"{report.links_checked} checked"
     yield from _area("Links:", links, report, "links")
+    yield from _area("Layout:", "long words and fixed widths, for a 375 px phone", report,
+                     "layout")
     yield from _area("Headers:", "", report, "headers")
     yield from _area("Structure:", "", report, "structure")
     count = checked.problem_count

@@ -10,6 +10,8 @@ What is checked, and why:
   headers receivers look for are there and well formed (Date, Message-ID, List-Id,
   List-Unsubscribe, and List-Unsubscribe-Post for one-click unsubscribe when there is an https
   unsubscribe URI, RFC 8058), covered by the DKIM signature when there is one;
+- layout: no word longer than a phone's line without a place to break, and no fixed width above
+  the column (``check_layout``): either makes the email wider than a phone's screen;
 - structure: multipart/alternative with the text part first and the HTML part last (the last is
   the one clients prefer), no body line over 998 octets, no per-recipient token left unfilled.
 """
@@ -30,6 +32,7 @@ from digest.mail.check_headers import (
     header_warnings,
     list_unsubscribe_uris,
 )
+from digest.mail.check_layout import layout_problems
 from digest.mail.check_links import html_links, link_problem
 from digest.mail.fill import leftovers
 
@@ -38,9 +41,9 @@ TARGET_BYTES = 90 * 1024
 STYLE_LIMIT_BYTES = 16 * 1024  # Gmail drops the whole <style> block above this
 MAX_LINE = 998
 
-Area = Literal["size", "links", "headers", "structure"]
+Area = Literal["size", "links", "layout", "headers", "structure"]
 Severity = Literal["problem", "warning"]
-AREAS: tuple[Area, ...] = ("size", "links", "headers", "structure")
+AREAS: tuple[Area, ...] = ("size", "links", "layout", "headers", "structure")
 
 _STYLE_RE = re.compile(r"<style\b[^>]*>(.*?)</style>", re.IGNORECASE | re.DOTALL)
 
@@ -81,6 +84,7 @@ def check_message(raw: bytes) -> CheckReport:
         findings += [Finding("links", m) for m in check_links(links)]
         uris = list_unsubscribe_uris(message.get("List-Unsubscribe", ""))
         findings += [Finding("links", m) for m in _visible_unsubscribe(links, html, uris)]
+        findings += [Finding("layout", m) for m in layout_problems(html)]
     elif text is None:
         findings.append(Finding("structure", "no text/plain or text/html part to read"))
     html_bytes = None if html is None else len(html.encode("utf-8"))

@@ -21,7 +21,7 @@ from digest.settings import Settings
 from digest.web import archive, editor, editor_draft, public
 from digest.web.hooks import webhook_routes
 from digest.web.mailworker import MailWorker, lifespan_with
-from digest.web.pages import STATIC, Limits, Web, unsubscribe_path
+from digest.web.pages import Limits, Web, site_css, unsubscribe_path, web_of
 from digest.web.security import Guard, RateLimiter, security_headers
 
 
@@ -65,7 +65,7 @@ def create_app(settings: Settings, sender_factory: SenderFactory, *, editor_toke
 
 
 async def _css(request: Request) -> Response:
-    return Response((STATIC / "site.css").read_text(encoding="utf-8"), media_type="text/css",
+    return Response(site_css(web_of(request).settings), media_type="text/css",
                     headers={"Cache-Control": "max-age=3600"})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,8 +43,23 @@ class RowIdConvertor(Convertor[int]):
 
 register_url_convertor("rowid", RowIdConvertor())
 
-_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+@functools.lru_cache(maxsize=4)
+def _environment(overrides: Path | None) -> jinja2.Environment:
+    """Page templates: the configured templates folder's web/ first (file by file), then ours."""
+    folders = [overrides / "web"] if overrides is not None else []
+    return jinja2.Environment(loader=jinja2.FileSystemLoader([*folders, TEMPLATES]),
+                              autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
+
+
+def site_css(settings: Settings) -> str:
+    """The pages' stylesheet: web/site.css of the configured templates folder, else ours (in the
+    digest's own colours)."""
+    override = settings.templates / "web" / "site.css" if settings.templates else None
+    chosen = override if override is not None and override.is_file() else STATIC / "site.css"
+    return chosen.read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -104,7 +120,8 @@ def page(request: Request, template: str, context: Mapping[str, Any] | None = No
     web = web_of(request)
     values = {"title": web.settings.digest.title, "site_url": web.settings.digest.site_url,
               "unsubscribe_path": unsubscribe_path(web.settings), **(context or {})}
-    return HTMLResponse(_ENV.get_template(template).render(values), status_code=status)
+    chosen = _environment(web.settings.templates).get_template(template)
+    return HTMLResponse(chosen.render(values), status_code=status)
 
 
 def message(request: Request, heading: str, text: str, *, status: int = 200) -> HTMLResponse:
