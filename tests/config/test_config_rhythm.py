@@ -35,12 +35,13 @@ def test_defaults_keep_todays_behaviour(tmp_path: Path) -> None:
     assert settings.schedule is None
     assert settings.digest.min_posts == 1
     assert settings.digest.layout == "merged"
+    assert settings.digest.images == "featured"
     assert settings.digest.most_discussed == MostDiscussedSettings(enabled=False, size=3)
 
 
 def test_every_rhythm_key_is_read(tmp_path: Path) -> None:
     config = write(tmp_path,
-                   "  min_posts: 3\n  layout: sections\n"
+                   "  min_posts: 3\n  layout: sections\n  images: none\n"
                    "  most_discussed: {enabled: true, size: 5}\n",
                    "schedule: weekly monday 08:00 Europe/London\n")
     settings = load(config, {})
@@ -48,6 +49,7 @@ def test_every_rhythm_key_is_read(tmp_path: Path) -> None:
                                          weekday=0)
     assert settings.digest.min_posts == 3
     assert settings.digest.layout == "sections"
+    assert settings.digest.images == "none"
     assert settings.digest.most_discussed == MostDiscussedSettings(enabled=True, size=5)
 
 
@@ -76,6 +78,9 @@ def test_bad_schedule_names_file_line_and_expectation(tmp_path: Path, top: str,
     ("  min_posts: 0\n", "digest.min_posts: expected a whole number >= 1, got 0"),
     ("  min_posts: few\n", 'digest.min_posts: expected a whole number >= 1, got "few"'),
     ("  layout: grid\n", 'digest.layout: expected merged or sections, got "grid"'),
+    ("  images: thumbnails\n", 'digest.images: expected featured or none, got "thumbnails"'),
+    ("  images: off\n", "digest.images: expected featured or none, got off (read as false)"),
+    ("  images: [featured]\n", "digest.images: expected featured or none"),
     ("  most_discussed: yes\n", "digest.most_discussed: expected a section of key: value"),
     ("  most_discussed: {enabled: \"true\"}\n",
      "digest.most_discussed.enabled: expected true or false"),

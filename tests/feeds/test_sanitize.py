@@ -169,3 +169,15 @@ def test_a_link_left_with_nothing_to_click_is_dropped() -> None:
     cleaned = clean_html(html)
     assert "feedburner" not in cleaned and 'href="https://blog.example.org/t"' not in cleaned
     assert 'href="https://blog.example.org/u"' in cleaned
+
+
+def test_a_table_from_a_feed_becomes_a_list_that_fits() -> None:
+    html = ('<p>Doses:</p><table width="900" style="width:900px"><caption>Weeks <b>1-2</b>'
+            '</caption><tr><th>Week</th><th>Dose</th></tr><tr><td><a href="https://e.org/1">'
+            "One</a></td><td>20 mg</td></tr><tr><td></td><td> </td></tr></table>after"
+            "<table><tr><td>outer<table><tr><td>in1</td><td>in2</td></tr></table></td></tr>"
+            "</table>")
+    assert clean_html(html) == (
+        "<p>Doses:</p><p>Weeks <b>1-2</b></p><ul><li>Week · Dose</li>"
+        '<li><a href="https://e.org/1">One</a> · 20 mg</li></ul>after'
+        "<ul><li>outer<ul><li>in1 · in2</li></ul></li></ul>")

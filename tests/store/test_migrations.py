@@ -235,3 +235,31 @@ def test_a_schema_6_store_gains_sessions_queue_tokens_and_issue_identity(tmp_pat
     assert {"editor_sessions", "mail_queue", "webhook_tokens", "list_labels"} <= tables
     assert identity is None
     assert _user_version(path) == schema.SCHEMA_VERSION >= 7
+
+
+def test_a_store_from_before_featured_images_gains_the_column_and_keeps_its_posts(
+        tmp_path: Path) -> None:
+    from digest.models import Feed, FetchOutcome, Post
+
+    path = tmp_path / "digest.sqlite3"
+    conn = _raw(path)
+    before = schema.MIGRATIONS[:schema.MIGRATIONS.index(schema.featured_images())]
+    schema.migrate(conn, path, before)  # the schema before featured images
+    conn.execute("INSERT INTO feeds (url) VALUES ('https://b.example/feed')")
+    conn.execute("INSERT INTO posts (key, feed_url, title, first_seen, updated_at) VALUES "
+                 "('old', 'https://b.example/feed', 'Old', ?, ?)", (NOW.isoformat(),) * 2)
+    conn.close()
+    with Store.open(path, clock=lambda: NOW) as store:
+        (old,) = store.unissued_posts()
+        assert old.post.title == "Old" and old.post.image is None
+        feed = Feed(url="https://b.example/feed", name="B")
+        store.record_fetch(FetchOutcome(feed=feed, status="ok", posts=(Post(
+            key="old", feed_url=feed.url, title="Old", link=None, author="", published=None,
+            summary_html="", comment_count=None),)), NOW)
+    assert _user_version(path) == schema.SCHEMA_VERSION
+    conn = _raw(path)
+    try:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(posts)")}
+    finally:
+        conn.close()
+    assert "image" in columns

@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 from digest.errors import StoreError
-from digest.models import Delivery, Feed, FetchOutcome, Post, RenderedIssue, SendResult, Validators
+from digest.models import (
+    Delivery,
+    FeaturedImage,
+    Feed,
+    FetchOutcome,
+    Post,
+    RenderedIssue,
+    SendResult,
+    Validators,
+)
 from digest.store import Store
 from digest.subscribers import SubscriberRow
 
@@ -326,3 +335,15 @@ def test_one_store_can_be_shared_by_threads(store: Store) -> None:
         list(pool.map(send, [rows[n::4] for n in range(4)]))
     assert store.delivery_counts(issue_id)["sent"] == 400
     assert store.finish_issue(issue_id, T0)
+
+
+def test_a_featured_image_is_stored_changed_and_dropped_with_the_feed(store: Store) -> None:
+    picture = FeaturedImage("https://b.example/a.jpg", "A window", 1200, 800)
+    store.record_fetch(ok(post("a", image=picture), post("b")), T0)
+    by_key = {p.post.key: p.post for p in store.unissued_posts()}
+    assert by_key["a"].image == picture and by_key["b"].image is None
+    other = FeaturedImage("https://b.example/other.png")
+    store.record_fetch(ok(post("a", image=other), post("b")), T0 + timedelta(hours=1))
+    assert store.posts_by_key(["a"])["a"].post.image == other
+    store.record_fetch(ok(post("a"), post("b")), T0 + timedelta(hours=2))
+    assert store.posts_by_key(["a"])["a"].post.image is None  # the feed's current word counts

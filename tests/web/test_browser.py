@@ -143,6 +143,18 @@ def test_subscribe_confirm_by_email_and_the_link(browser: Any, server: str, site
     assert site.status("cy@example.org") == "active"
 
 
+def test_readers_pages_keep_their_footer(browser: Any, server: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{server}/subscribe")
+    assert browser.find_elements(By.CSS_SELECTOR, "footer.foot")
+    set_dark(browser, True)
+    brand = browser.execute_script(
+        "return getComputedStyle(document.querySelector('.brand a')).color")
+    set_dark(browser, False)
+    assert brand == "rgb(125, 211, 200)"  # the digest's dark-mode teal (#7dd3c8)
+
+
 def test_a_bad_address_shows_an_accessible_error(browser: Any, server: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -205,6 +217,27 @@ def _check_email(browser: Any, server: str, path: str) -> None:
     browser.get(url)
 
 
+def _check_editor_page(browser: Any) -> None:
+    """The text part exactly as sent: 78-column lines shown whole, none wrapped again; the
+    digest's colours; no readers' footer on an editor's page."""
+    from selenium.webdriver.common.by import By
+
+    pre = browser.find_element(By.ID, "text-part")
+    white, columns, client, lines = browser.execute_script(
+        "const p = arguments[0]; const s = document.createElement('span');"
+        " s.textContent = '-'.repeat(78); p.appendChild(s);"
+        " const w = s.getBoundingClientRect().width; p.removeChild(s);"
+        " return [getComputedStyle(p).whiteSpace, w, p.clientWidth - 24,"
+        " p.textContent.split('\\n').map(l => l.length)]", pre)
+    assert white == "pre"  # lines as sent: longer ones (a URL) scroll, nothing wraps again
+    assert 78 in lines  # the separator lines are a full 78 columns, seen whole:
+    assert columns <= client, f"78 columns need {columns} px, the box shows {client}"
+    assert not browser.find_elements(By.CSS_SELECTOR, "footer.foot")
+    brand = browser.execute_script(
+        "return getComputedStyle(document.querySelector('.brand a')).color")
+    assert brand == "rgb(17, 94, 89)"  # the digest's title colour (#115e59)
+
+
 def test_editor_login_preview_test_send_and_approve(browser: Any, server: str, site: Site,
                                                     mail: CountingHandler) -> None:
     from selenium.webdriver.common.by import By
@@ -222,6 +255,7 @@ def test_editor_login_preview_test_send_and_approve(browser: Any, server: str, s
     assert urlsplit(browser.current_url).path == "/editor/draft"
     assert browser.find_element(By.ID, "hash").text == drafts.short_hash(issue.content_hash)
     check_axe(browser, "draft page")
+    _check_editor_page(browser)
     _check_email(browser, server, f"/editor/preview/{issue.id}")
     _shoot(browser, "preview-600", "draft-600.png")
     _shoot(browser, "preview-375", "draft-375.png")

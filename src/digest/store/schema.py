@@ -303,12 +303,12 @@ _WELCOMES: Migration = (
 
 
 
-def _featured_images() -> Migration:
+def featured_images() -> Migration:
     """Each post's featured picture (models.FeaturedImage) as JSON; NULL: the feed names none."""
     return ("ALTER TABLE posts ADD COLUMN image TEXT",)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _WELCOMES, _featured_images())
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _WELCOMES, featured_images())
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
