@@ -59,13 +59,13 @@ def test_the_demo_with_https_unsubscribe_passes_with_one_click(tmp_path: Path) -
 
 def test_an_http_link_and_an_ip_link_are_each_listed(demo: Demo) -> None:
     html = demo.draft.rendered.html
-    assert html.count(GOOD_LINK) == 3
+    assert html.count(GOOD_LINK) == 4  # title, picture, Outlook's button, "view more"
     spoiled = html.replace(GOOD_LINK, "http://example.org/plain").replace(
         "https://example.org/2026/11/22/", "https://192.0.2.7/2026/11/22/")
     found = messages(check_message(demo.message(html=spoiled)), "links")
     assert sorted(found) == [
-        "'http://example.org/plain' (3 times): plain http: use https",
-        "'https://192.0.2.7/2026/11/22/rebuilding-joy-small-experiments/' (3 times): points at "
+        "'http://example.org/plain' (4 times): plain http: use https",
+        "'https://192.0.2.7/2026/11/22/rebuilding-joy-small-experiments/' (4 times): points at "
         "an IP address (192.0.2.7); spam filters distrust those, use a name",
     ]
 
