@@ -308,7 +308,8 @@ def featured_images() -> Migration:
     return ("ALTER TABLE posts ADD COLUMN image TEXT",)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _WELCOMES, featured_images())
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _WELCOMES,
+                                     featured_images())
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
