@@ -115,6 +115,24 @@ def test_smtp_delivers_intact_over_reused_connections(sink: SmtpServer) -> None:
     assert sink.connections == 3  # 3 + 3 + 1
 
 
+def test_smtp_data_is_dot_stuffed_and_ended_whatever_its_first_and_last_line(
+        sink: SmtpServer) -> None:
+    bodies = [b"..", b".starts the body\r\nand ends without a line break",
+              b"no dot at any line start\r\n", b"ends with a lone dot line\r\n.\r\n"]
+    batch = [Outgoing(i + 1, "digest@example.org", f"r{i}@example.net",
+                      f"Message-ID: <m{i}@example.org>\r\n\r\n".encode() + body,
+                      f"<m{i}@example.org>")
+             for i, body in enumerate(bodies)]
+    sender = make_sender("smtp", smtp=smtp(sink))()
+    results = sender.send_batch(batch)
+    sender.close()
+    assert [r.outcome for r in results] == ["sent"] * 4
+    got = [content.replace(b"\r\n", b"\n") for _, content in sink.handler.messages]
+    want = [m.data.replace(b"\r\n", b"\n") for m in batch]
+    # what the server keeps ends with a line break even where the message did not
+    assert got == [w if w.endswith(b"\n") else w + b"\n" for w in want]
+
+
 def test_smtp_sorts_replies_and_keeps_going() -> None:
     handler = FaultyHandler(reject=["gone@example.com"], faults={
         "busy@example.com": ["451"], "closing@example.com": ["421"],

@@ -1,18 +1,21 @@
-"""The ledger side of the send loop: one thread that writes every result as soon as it comes.
+"""The ledger side of the send loop: results are written in the thread that hands them over.
 
 Each worker hands over the results of one batch (one SMTP message, or one mail API request) and
-waits for the recorder's acknowledgement before it starts the next: so a result is in the ledger
+returns only once they are in the ledger, before it starts the next: so a result is in the ledger
 before its connection sends anything else, and a crash (even SIGKILL) can repeat only what was
-in flight, at most one batch per connection. Results that arrive together are written in one
-transaction (a group commit), so the cost of a commit is shared when the workers are busy.
+in flight, at most one batch per connection.
 
-A commit in WAL mode with ``synchronous=NORMAL`` costs about 60 µs here (with ``FULL``, which
-syncs the disk on every commit, about 1.6 ms): see ``Store.sending``.
+The write is a group commit without a thread of its own: the first worker to take the write
+lock writes everything handed over so far, its own and the others', in one transaction; a worker
+that was waiting for the lock finds its results already written and goes on. Handing results to
+another thread instead costs two thread wake-ups a message (and, with the GIL, often a wait for
+a busy thread's switch interval), more than the commit itself: in WAL mode with
+``synchronous=NORMAL`` a commit costs about 60 µs here (with ``FULL``, which syncs the disk on
+every commit, about 1.6 ms): see ``Store.sending``.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,18 +35,12 @@ class ResultLedger(Protocol):
                        bounce_after: int) -> None: ...
 
 
-@dataclass(frozen=True)
-class Handed:
-    """Results handed to the recorder; ``ack`` is set once they are in the ledger (or the
-    ledger failed: then ``Recorder.error`` says why and the send is stopping)."""
-
-    results: Sequence[SendResult]
-    ack: threading.Event | None = None
-
-
 @dataclass
 class Recorder:
-    """Writes results as they come; runs in its own thread (``run``) until ``close``."""
+    """Writes results as they are handed over, in the caller's thread (see the module doc).
+
+    ``hand`` may be called from any number of threads; ``close`` writes what is left.
+    """
 
     ledger: ResultLedger
     clock: Callable[[], datetime]
@@ -56,38 +53,44 @@ class Recorder:
     # Refusals not about the reader are held back here, and stop the send a few in a row
     # (digest.delivery.refusals): none of them is written, no reader is marked.
     refusals: RefusalStreak | None = None
-    _inbox: queue.SimpleQueue[Handed | None] = field(default_factory=queue.SimpleQueue)
+    _handed: list[SendResult] = field(default_factory=list)  # not yet written
+    _handed_lock: threading.Lock = field(default_factory=threading.Lock)
+    _written: int = 0  # results handed over and written (or dropped: the ledger failed)
+    _taken: int = 0  # results handed over so far, written or not
+    _write_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def hand(self, results: Sequence[SendResult], *, wait: bool) -> None:
-        """Give results to the recorder; with ``wait``, return once they are recorded."""
+        """Give results to the recorder; with ``wait``, return once they are recorded (or the
+        ledger failed: then ``error`` says why and ``stop`` is set). Without it they are
+        written with the next results handed over with ``wait``, or by ``close``."""
         if not results:
             return
-        ack = threading.Event() if wait else None
-        self._inbox.put(Handed(results, ack))
-        if ack is not None:
-            ack.wait()
+        with self._handed_lock:
+            self._handed.extend(results)
+            self._taken += len(results)
+            mine = self._taken
+        if wait:
+            self._write_until(mine)
 
     def close(self) -> None:
-        """No more results will come: ``run`` returns once it has written those it has."""
-        self._inbox.put(None)
+        """No more results will come: writes those not written yet."""
+        with self._handed_lock:
+            mine = self._taken
+        self._write_until(mine, closing=True)
 
-    def run(self) -> None:
-        closed = False
-        while not closed:
-            waiting = [self._inbox.get()]
-            while True:  # take everything already there: one transaction for all of it
-                try:
-                    waiting.append(self._inbox.get_nowait())
-                except queue.Empty:
-                    break
-            closed = None in waiting
-            handed = [h for h in waiting if h is not None]
+    def _write_until(self, mine: int, *, closing: bool = False) -> None:
+        """Write everything handed over so far, unless another thread already wrote the
+        results up to the ``mine``-th while this one waited for the lock."""
+        with self._write_lock:
+            if self._written >= mine and not closing:
+                return
+            with self._handed_lock:
+                results, self._handed = self._handed, []
+                taken = self._taken
             try:
-                self._write([r for h in handed for r in h.results], closing=closed)
+                self._write(results, closing=closing)
             finally:
-                for h in handed:
-                    if h.ack is not None:
-                        h.ack.set()
+                self._written = taken
 
     @property
     def refused(self) -> RefusedError | None:

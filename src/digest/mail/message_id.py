@@ -9,6 +9,7 @@ deliveries (test sends, editors' previews) get a random id each time.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from email.utils import parseaddr
@@ -19,6 +20,7 @@ _STORE_ID_RE = re.compile(r"[0-9a-z]{8,64}")
 _DOMAIN_RE = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 
 
+@functools.lru_cache(maxsize=16)  # called once a message with the same From
 def _domain(from_addr: str) -> str:
     domain = parseaddr(from_addr)[1].rpartition("@")[2].lower()
     if not _DOMAIN_RE.fullmatch(domain):
