@@ -3,8 +3,8 @@
 The main thread reads pending rows a page at a time (keyset pagination, so memory stays flat
 whatever the list size), personalises each message and feeds a bounded queue. Each worker thread
 owns one sender (one SMTP connection), sends, retries temporary failures with exponential
-backoff and jitter, and writes final results to the ledger through the recorder
-(``recorder.py``: a group commit in the workers' own threads) before it sends again.
+backoff and jitter, and has final results written to the ledger by the recorder
+(``recorder.py``: a group commit) before its connection can deliver anything more.
 
 Crash bound: a worker waits until its results are recorded before it sends anything more. After
 a crash (even SIGKILL) every row is either recorded or still pending, and the next run sends
@@ -143,6 +143,9 @@ class _Run:
         if self.progress:
             self.progress.start(self.issue.id, self._total(budget))
         with self._commits():
+            recorder = threading.Thread(target=self.recorder.run, daemon=True,
+                                        name="digest-ledger")
+            recorder.start()
             workers = self._start_workers(sender_factory)
             try:
                 stopped = self._produce(budget)
@@ -154,6 +157,7 @@ class _Run:
                 for worker in workers:
                     worker.join()
                 self.recorder.close()
+                recorder.join()
         report = self._report(skipped, stopped)
         if self.progress:
             self.progress.finish(report)

@@ -5,11 +5,13 @@ returns only once they are in the ledger, before it starts the next: so a result
 before its connection sends anything else, and a crash (even SIGKILL) can repeat only what was
 in flight, at most one batch per connection.
 
-The write is a group commit without a thread of its own: the first worker to take the write
-lock writes everything handed over so far, its own and the others', in one transaction; a worker
-that was waiting for the lock finds its results already written and goes on. Handing results to
-another thread instead costs two thread wake-ups a message (and, with the GIL, often a wait for
-a busy thread's switch interval), more than the commit itself: in WAL mode with
+The write is a group commit: whoever takes the write lock first writes everything handed over
+so far, its own results and the others', in one transaction; a thread that was waiting for the
+lock finds its results already written and goes on. A worker whose sender can hold back each
+message's point of no return (``GatedSender``: SMTP's end of data) hands its results over
+without waiting: ``run``'s thread writes them while the next message's first round trips go
+on, and the worker waits for them (``wait_for``) only before that message's end of data; so
+the bound stays one message per connection. In WAL mode with
 ``synchronous=NORMAL`` a commit costs about 60 µs here (with ``FULL``, which syncs the disk on
 every commit, about 1.6 ms): see ``Store.sending``.
 """
@@ -59,22 +61,50 @@ class Recorder:
     _taken: int = 0  # results handed over so far, written or not
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def hand(self, results: Sequence[SendResult], *, wait: bool) -> None:
-        """Give results to the recorder; with ``wait``, return once they are recorded (or the
-        ledger failed: then ``error`` says why and ``stop`` is set). Without it they are
-        written with the next results handed over with ``wait``, or by ``close``."""
-        if not results:
-            return
+    def __post_init__(self) -> None:
+        self._arrived = threading.Condition(self._handed_lock)
+        self._closed = False
+
+    def hand(self, results: Sequence[SendResult], *, wait: bool) -> int:
+        """Give results to the recorder; returns a ticket for ``wait_for``.
+
+        With ``wait``, returns once they are recorded (or the ledger failed: then ``error``
+        says why and ``stop`` is set). Without it ``run``'s thread writes them as soon as it
+        can, or the next caller that waits, or ``close``.
+        """
         with self._handed_lock:
-            self._handed.extend(results)
-            self._taken += len(results)
+            if results:
+                self._handed.extend(results)
+                self._taken += len(results)
+                if not wait:
+                    self._arrived.notify()
             mine = self._taken
-        if wait:
+        if wait and results:
+            self._write_until(mine)
+        return mine
+
+    def wait_for(self, ticket: int) -> None:
+        """Return once the results handed over up to ``ticket`` are recorded (or the ledger
+        failed), writing them in this thread if nobody has yet."""
+        if self._written < ticket:
+            self._write_until(ticket)
+
+    def run(self) -> None:
+        """Write results handed over without waiting, as they come, until ``close``."""
+        while True:
+            with self._handed_lock:
+                while not self._handed and not self._closed:
+                    self._arrived.wait()
+                if self._closed:
+                    return
+                mine = self._taken
             self._write_until(mine)
 
     def close(self) -> None:
-        """No more results will come: writes those not written yet."""
+        """No more results will come: writes those not written yet; ``run`` returns."""
         with self._handed_lock:
+            self._closed = True
+            self._arrived.notify_all()
             mine = self._taken
         self._write_until(mine, closing=True)
 

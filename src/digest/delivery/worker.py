@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from digest.delivery.ratelimit import TokenBucket
 from digest.delivery.recorder import Recorder
 from digest.delivery.senders import ContentSender, Sender, SenderFactory
+from digest.delivery.senders.base import GatedSender, Held
 from digest.delivery.stall import StallWatch
 from digest.errors import SendAborted, SendError
 from digest.models import Outgoing, SendResult
@@ -72,6 +73,17 @@ class Worker:
     _rng: random.Random = field(default_factory=random.Random)
     # A mail API charges a request per batch: wait this long (seconds) for a batch to fill.
     fill_wait: float = 2.0
+    # Results of this worker handed over up to this ticket; with a GatedSender they are
+    # written while the next message starts, and waited for before it can be delivered.
+    _ticket: int = 0
+    _gated: bool = False
+
+    def _previous_recorded(self) -> None:
+        """The gate of a GatedSender: the previous results recorded; raises Held when the
+        send is stopping (the ledger failed, refusals, an interrupt): this message stays."""
+        self.channels.recorder.wait_for(self._ticket)
+        if self.channels.stop.is_set():
+            raise Held("the send is stopping")
 
     def run(self, sender_factory: SenderFactory) -> None:
         sender: Sender | None = None
@@ -81,6 +93,9 @@ class Worker:
             # One message at a time, except where a batch is one request: each result is then
             # recorded before the connection sends the next message.
             size = sender.max_batch if whole else 1
+            if isinstance(sender, GatedSender):
+                sender.gate = self._previous_recorded
+                self._gated = True
             while not self.channels.stop.is_set():
                 batch = self._next_batch(size)
                 if batch is None:
@@ -136,6 +151,8 @@ class Worker:
             self.bucket.acquire(len(batch))
         try:
             results = _counted(batch, sender.send_batch([job.message for job in batch]))
+        except Held:
+            return  # not handed over: its row stays pending
         except SendAborted as exc:
             exc.results = tuple(_counted(batch, exc.results))
             raise
@@ -149,7 +166,10 @@ class Worker:
                 heapq.heappush(self._retries, entry)
             else:
                 done.append(result)
-        self.channels.recorder.hand(done, wait=True)
+        # Only a message that went out is written meanwhile: any other result may stop the
+        # send (refusals in a row), so it is in the ledger before the next message starts.
+        early = self._gated and all(r.outcome == "sent" for r in done)
+        self._ticket = self.channels.recorder.hand(done, wait=not early)
 
 
 def _counted(batch: list[Job], results: Sequence[SendResult]) -> list[SendResult]:

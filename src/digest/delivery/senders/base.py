@@ -35,6 +35,28 @@ SenderFactory = Callable[[], Sender]
 
 
 @runtime_checkable
+class GatedSender(Protocol):
+    """A sender that can hold each message's point of no return until the send loop says so.
+
+    SMTP: a server delivers a message only once it has the end of its data (RFC 5321 4.1.1.4;
+    a connection closed before that cancels the transaction, 3.8). The sender calls ``gate()``
+    right before it hands over that end, so the send loop can let the previous message's result
+    reach the ledger meanwhile (during this message's MAIL, RCPT and DATA round trips) and still
+    have it there before this message can be delivered.
+    """
+
+    gate: Callable[[], None] | None
+
+
+class Held(Exception):  # noqa: N818 (not an error: the send loop is stopping)
+    """Raised by a ``GatedSender``'s gate: the send is stopping, the message must not go out.
+
+    The sender drops the connection (so the server cancels the transaction) and lets it
+    propagate out of ``send_batch``; the message's row stays pending.
+    """
+
+
+@runtime_checkable
 class ContentSender(Protocol):
     """A sender that sends the issue's content itself, once per request, and has the provider
     fill in each recipient's values (the mail APIs). The send loop calls ``prepare`` once before

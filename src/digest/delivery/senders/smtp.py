@@ -20,6 +20,7 @@ from dataclasses import replace
 
 from digest.delivery.refusals import IN_A_ROW
 from digest.delivery.replies import Stage, Verdict, classify
+from digest.delivery.senders.base import Held
 from digest.errors import SendAborted, SendError
 from digest.models import Outgoing, SendResult
 from digest.settings import SmtpSettings
@@ -48,6 +49,8 @@ def _reply(code: int, text: bytes | str) -> str:
 
 
 class SmtpSender:
+    """One SMTP connection (``GatedSender``: ``gate`` runs before each message's end of data)."""
+
     max_batch = 20
 
     def __init__(self, settings: SmtpSettings, *, ssl_context: ssl.SSLContext | None = None,
@@ -62,6 +65,7 @@ class SmtpSender:
         self._local_hostname = local_hostname
         self._conn: smtplib.SMTP | None = None
         self._used = 0  # messages sent over the current connection
+        self.gate: Callable[[], None] | None = None
 
     @property
     def _where(self) -> str:
@@ -171,7 +175,10 @@ class SmtpSender:
                 code, text = conn.rcpt(message.recipient)
             if code < 400:
                 stage = "data"
-                code, text = send_data(conn, message.data)
+                code, text = send_data(conn, message.data, self.gate)
+        except Held:  # the server cancels a transaction whose connection closes mid-data
+            self._drop()
+            raise
         except smtplib.SMTPResponseException as exc:  # data() raises when 354 does not come
             code, text = exc.smtp_code, exc.smtp_error
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
@@ -218,12 +225,15 @@ def too_big(size: int, limit: int, where: str) -> str:
             f"{limit / 1024:.1f} KB (its SIZE limit)")
 
 
-def send_data(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+def send_data(conn: smtplib.SMTP, data: bytes,
+              gate: Callable[[], None] | None = None) -> tuple[int, bytes]:
     """DATA with the message ``data`` (bytes, CRLF line endings): the server's final reply.
 
     What ``smtplib.SMTP.data`` does (dot-stuffing per RFC 5321 4.5.2, then CRLF.CRLF), without
     running a regular expression over every message: a digest is tens of KB and that pass was
     a fifth of the sender's time; only a message with a line starting with "." is rewritten.
+    ``gate``, if given, is called after the 354 and before the message and its end go out; it
+    may raise ``Held`` (the caller then drops the connection).
     Raises ``smtplib.SMTPDataError`` when the server does not answer DATA with 354.
     """
     conn.putcmd("data")
@@ -232,5 +242,7 @@ def send_data(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
         raise smtplib.SMTPDataError(code, reply)
     if data.startswith(b".") or b"\n." in data:
         data = _DOT_AT_LINE_START.sub(b"..", data)
+    if gate is not None:
+        gate()
     conn.send(data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"))
     return conn.getreply()
