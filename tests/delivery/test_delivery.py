@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import io
 import os
 import signal
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import dkim
 import pytest
 
 from digest.delivery.loop import DeliveryOptions, deliver
@@ -25,6 +27,7 @@ from digest.delivery.report import DeliveryReport
 from digest.delivery.senders import SenderFactory, make_sender
 from digest.delivery.senders.smtp import SmtpSender
 from digest.errors import SendError
+from digest.mail.dkim import DkimSigner
 from digest.mail.message import MessageTemplate
 from digest.models import (
     TOKEN_EMAIL,
@@ -38,6 +41,7 @@ from digest.models import (
 from digest.settings import SmtpSettings
 from digest.store import Store
 from digest.subscribers import SubscriberRow
+from support.dkimkeys import DOMAIN, SELECTOR, DkimKey
 from support.smtpserver import CountingHandler, FaultyHandler, SmtpServer
 
 NOW = datetime(2024, 5, 6, 7, 0, tzinfo=UTC)
@@ -397,3 +401,24 @@ def test_sigkill_and_resume_lose_no_one(tmp_path: Path) -> None:
     with Store.open(db) as store:
         counts = store.delivery_counts(issue.id)
         assert counts["sent"] == n and store.get_issue(issue.id).status == "sent"
+
+
+def test_messages_signed_by_the_workers_verify_once_each_retries_included(
+        ledger: tuple[Store, Issue], key: DkimKey) -> None:
+    store, issue = ledger
+    retried = address(7)
+    handler = FaultyHandler(faults={retried: ["451"]}, keep=True)
+    signed = dataclasses.replace(
+        template(), sign=DkimSigner.from_pem(DOMAIN, SELECTOR, key.pem))
+    with SmtpServer(handler) as server:
+        report = deliver(store, issue, signed, smtp_factory(server),
+                         options=DeliveryOptions(connections=4, backoff_base=0.01,
+                                                 backoff_cap=0.05),
+                         recipient_for=recipient_for, envelope_from="bounces@example.org",
+                         clock=lambda: NOW)
+    assert report.sent == 150 and handler.attempts[retried] == 2
+    assert sorted(rcpt for rcpt, _ in handler.messages) == sorted(address(i) for i in range(150))
+    for rcpt, raw in handler.messages:
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        assert raw.count(b"DKIM-Signature:") == 1, rcpt
+        assert dkim.verify(raw, dnsfunc=key.dns()) is True, rcpt

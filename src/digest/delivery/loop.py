@@ -133,7 +133,8 @@ class _Run:
                                  self.progress, refusals=RefusalStreak(self.issue.id))
         # Room for a full batch per connection, so batch senders can fill their batches.
         size = max(self.opt.connections * 40, self.opt.page_size)
-        self.channels = Channels(queue.Queue(maxsize=size), self.recorder, self.stop)
+        self.channels = Channels(queue.Queue(maxsize=size), self.recorder, self.stop,
+                                 sign=self.template.sign if self.opt.mime else None)
         self.started = self.monotonic()
         self.store_id = self.ledger.store_id()
 
@@ -257,7 +258,9 @@ class _Run:
                                      self.store_id)
         recipient = self.recipient_for(row)
         try:
-            data = (self.template.personalize(recipient, message_id=message_id)
+            # Signed (DKIM) by the worker that sends it: RSA is OpenSSL's and runs in
+            # parallel with the other workers, not in this thread that feeds them all.
+            data = (self.template.personalize(recipient, message_id=message_id, signed=False)
                     if self.opt.mime else b"")
         except PermanentSendError as exc:  # an address no server could take
             self.recorder.hand([SendResult(row.id, "permanent", reply=str(exc),

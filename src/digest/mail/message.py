@@ -176,8 +176,10 @@ class MessageTemplate:
                    tuple((slot, tuple(at)) for slot, at in places.items()),
                    list_unsubscribe_mailto, sign)
 
-    def personalize(self, recipient: Recipient, *, message_id: str) -> bytes:
-        """The complete message for one recipient, CRLF line endings."""
+    def personalize(self, recipient: Recipient, *, message_id: str,
+                    signed: bool = True) -> bytes:
+        """The complete message for one recipient, CRLF line endings; with ``signed=False``
+        not yet signed (the send loop signs in its worker threads: ``self.sign``)."""
         # The body shows the name as given; only the header copy needs cleaning.
         raw = fill.values(recipient)
         body = list(self.body)
@@ -188,7 +190,7 @@ class MessageTemplate:
         own = fill.headers(message_id, recipient.unsubscribe_url, self.unsubscribe_mailto)
         data = b"".join([self.head, format_to(clean_header_text(recipient.name), recipient.email),
                          *(_header_line(name, value) for name, value in own), *body])
-        return self.sign(data) if self.sign else data
+        return self.sign(data) if self.sign and signed else data
 
 
 def _header_line(name: str, value: str) -> bytes:
