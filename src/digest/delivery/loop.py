@@ -6,7 +6,8 @@ owns one sender (one SMTP connection), sends, retries temporary failures with ex
 backoff and jitter, and has final results written to the ledger by the recorder
 (``recorder.py``: a group commit) before its connection can deliver anything more.
 
-Crash bound: a worker waits until its results are recorded before it sends anything more. After
+Crash bound: a worker waits until its results are recorded before its connection can deliver
+anything more (with SMTP, before the next message's end of data: ``worker.py``). After
 a crash (even SIGKILL) every row is either recorded or still pending, and the next run sends
 again only what was in flight: at most one message per connection with SMTP (or the outbox),
 at most one request per connection (``connections`` x the batch size) with a mail API.
