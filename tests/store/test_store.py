@@ -347,3 +347,20 @@ def test_a_featured_image_is_stored_changed_and_dropped_with_the_feed(store: Sto
     assert store.posts_by_key(["a"])["a"].post.image == other
     store.record_fetch(ok(post("a"), post("b")), T0 + timedelta(hours=2))
     assert store.posts_by_key(["a"])["a"].post.image is None  # the feed's current word counts
+
+
+def test_an_issue_made_with_an_identity_keeps_it_and_one_made_without_gets_it_when_sent(
+        tmp_path: Path) -> None:
+    from digest.store.identity import freeze_identity
+
+    made_with = '{"from_addr": "A <a@example.org>"}'
+    later = '{"from_addr": "B <b@example.net>"}'
+    with Store.open(tmp_path / "s.sqlite3") as store:
+        kept = store.create_issue([], RenderedIssue("One", "<p>1</p>", "1", "", 0),
+                                  datetime(2026, 1, 1, tzinfo=UTC), identity=made_with)
+        older = store.create_issue([], RenderedIssue("Two", "<p>2</p>", "2", "", 0),
+                                   datetime(2026, 1, 1, tzinfo=UTC))
+        now = datetime(2026, 1, 2, tzinfo=UTC)
+        assert freeze_identity(store, kept.id, later, "b.example.net", now) == made_with
+        assert freeze_identity(store, older.id, later, "b.example.net", now) == later
+        assert freeze_identity(store, older.id, made_with, "a.example.org", now) == later

@@ -9,57 +9,23 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from digest.delivery.senders import SenderFactory
 from digest.errors import ConfigError, SendError
-from digest.mail import addressing, fill, tokens
+from digest.mail import addressing, fill
 from digest.mail.dkim import DkimSigner, KeyProblem
+from digest.mail.identity import IssueIdentity, identity_of
 from digest.mail.message import MessageTemplate
 from digest.models import Outgoing, Recipient, RenderedIssue, Subscriber
 from digest.settings import Settings
 
 
-@dataclass(frozen=True)
-class IssueIdentity:
-    """What an issue is sent as: fixed when it starts sending, so a send resumed after the
-    config changed goes on from the same address, in the same list, with the same Message-IDs
-    and unsubscribe links."""
-
-    from_addr: str
-    reply_to: str | None
-    list_id: str  # the List-Id header, "Title <label>"
-    message_id_domain: str
-    list_label: str  # signed into each reader's unsubscribe link
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> IssueIdentity:
-        data = json.loads(text)
-        return cls(str(data["from_addr"]), data.get("reply_to"), str(data["list_id"]),
-                   str(data["message_id_domain"]), str(data["list_label"]))
-
-    def changes(self, other: IssueIdentity) -> list[str]:
-        """What differs in ``other`` (the config now), as "From: kept A (config now B)"."""
-        names = {"from_addr": "From", "reply_to": "Reply-To", "list_id": "List-Id",
-                 "message_id_domain": "Message-ID domain",
-                 "list_label": "unsubscribe list label"}
-        mine, theirs = asdict(self), asdict(other)
-        return [f"{title}: kept {mine[key]!r} (config now {theirs[key]!r})"
-                for key, title in names.items() if mine[key] != theirs[key]]
-
-
 def current_identity(settings: Settings) -> IssueIdentity:
     """The identity the config gives an issue now."""
-    digest = settings.digest
-    list_id = addressing.list_id(digest)
-    return IssueIdentity(digest.from_addr, digest.reply_to, list_id,
-                         addressing.from_domain(digest.from_addr), tokens.list_label(list_id))
+    return identity_of(settings.digest)
 
 
 def as_sent_by(settings: Settings, identity: IssueIdentity) -> Settings:

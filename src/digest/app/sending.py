@@ -11,7 +11,6 @@ from datetime import datetime
 from digest.app import preconditions
 from digest.app.deps import Deps
 from digest.app.messages import (
-    IssueIdentity,
     as_sent_by,
     current_identity,
     message_template,
@@ -21,11 +20,12 @@ from digest.delivery.loop import DeliveryOptions, deliver
 from digest.delivery.report import DeliveryReport
 from digest.issues import drafts
 from digest.mail import addressing
+from digest.mail.identity import IssueIdentity
 from digest.mail.message_id import one_off_message_id
 from digest.models import Issue, Subscriber
 from digest.settings import API_BATCH_LIMITS, Settings
 from digest.store import Store
-from digest.store.identity import freeze_identity
+from digest.store.identity import freeze_identity, remember_label
 from digest.store.issues import Cancelled
 from digest.store.lock import run_lock
 
@@ -79,8 +79,8 @@ def delivery_options(settings: Settings, *, include_failed: bool = False) -> Del
 def deliver_issue(settings: Settings, store: Store, issue: Issue, deps: Deps, *,
                   include_failed: bool = False) -> DeliveryReport:
     """Work through the issue's pending (and, if asked, failed) ledger rows, sent as the issue's
-    identity (fixed when it first started sending; the report's notes say what the config
-    changed since).
+    identity (fixed when it was made, or for an issue made before identities were kept, when
+    it first started sending; the report's notes say what the config changed since).
 
     Raises ``StoreError`` when the stored content is not what was approved (nothing is sent), and
     ``SendError`` when the sender stops (unsent rows stay pending)."""
@@ -88,6 +88,7 @@ def deliver_issue(settings: Settings, store: Store, issue: Issue, deps: Deps, *,
     now_identity = current_identity(settings)
     identity = IssueIdentity.from_json(freeze_identity(
         store, issue.id, now_identity.to_json(), now_identity.list_label, deps.clock()))
+    remember_label(store, identity.list_label, deps.clock())  # the links are signed with it
     template = message_template(settings, issue.subject, issue.html, issue.text, deps.clock(),
                                 identity=identity)
     digest = as_sent_by(settings, identity).digest
@@ -112,8 +113,8 @@ def deliver_issue(settings: Settings, store: Store, issue: Issue, deps: Deps, *,
     changes = identity.changes(now_identity)
     if not changes:
         return report
-    return replace(report, notes=(f"issue {issue.id} is sent as it was when it started sending; "
-                                  "the config changed since:", *changes))
+    return replace(report, notes=(f"issue {issue.id} is sent as it was made; the config "
+                                  "changed since:", *changes))
 
 
 def finish_earlier(settings: Settings, store: Store, deps: Deps, *,

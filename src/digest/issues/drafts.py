@@ -29,6 +29,7 @@ from digest.issues import resent
 from digest.issues.compose import nothing_new_message
 from digest.issues.render import Renderer
 from digest.mail import addressing
+from digest.mail.identity import identity_of
 from digest.models import Issue, IssuePlan, RenderedIssue
 from digest.settings import DigestSettings, Settings
 from digest.store import DraftContent, Store
@@ -78,7 +79,9 @@ def as_rendered(issue: Issue) -> RenderedIssue:
 
 def make_draft(store: Store, planner: Planner, renderer: Renderer, digest: DigestSettings,
                now: datetime, *, rebuild: bool = False) -> DraftResult | None:
-    """The open draft, else a new one from the posts no issue has yet; None: no news.
+    """The open draft, else a new one from the posts no issue has yet; None: no news. A new
+    draft keeps the identity ``digest`` gives it now (From, Reply-To, List-Id, Message-ID domain,
+    list label) until it is sent, whatever the config says by then.
 
     ``rebuild`` composes the open draft again from the current posts: posts it no longer includes
     are released, and an intro or subject an editor wrote is kept. It must be approved again.
@@ -97,7 +100,7 @@ def make_draft(store: Store, planner: Planner, renderer: Renderer, digest: Diges
         plan = _keep_edits(plan, current)
     rendered = renderer.render(plan, digest)
     content = _content(plan, rendered, current)
-    issue = store.create_draft(content, now)
+    issue = store.create_draft(content, now, identity=identity_of(digest).to_json())
     return DraftResult(issue, "made" if current is None else "rebuilt")
 
 

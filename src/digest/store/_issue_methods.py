@@ -24,10 +24,11 @@ from digest.store.rows import (
 class IssueMethods(StoreBase):
 
     def create_issue(self, covered_keys: Sequence[str], rendered: RenderedIssue,
-                     created_at: datetime) -> Issue:
-        """Insert the issue, claim its posts and queue its deliveries: all or nothing."""
+                     created_at: datetime, *, identity: str | None = None) -> Issue:
+        """Insert the issue, claim its posts and queue its deliveries: all or nothing.
+        ``identity``: what it is sent as (JSON), kept from now on."""
         with self._tx() as conn:
-            return issues.create(conn, covered_keys, rendered, created_at)
+            return issues.create(conn, covered_keys, rendered, created_at, identity)
 
     def get_issue(self, issue_id: int) -> Issue:
         with self._tx(write=False) as conn:
@@ -77,10 +78,12 @@ class IssueMethods(StoreBase):
         with self._tx(write=False) as conn:
             return issues.open_draft(conn)
 
-    def create_draft(self, content: DraftContent, created_at: datetime) -> Issue:
-        """Insert a draft and reserve its posts, all or nothing."""
+    def create_draft(self, content: DraftContent, created_at: datetime, *,
+                     identity: str | None = None) -> Issue:
+        """Insert a draft and reserve its posts, all or nothing. ``identity``: what the issue
+        will be sent as (JSON), kept through edits, approval and sending."""
         with self._tx() as conn:
-            return issues.create_draft(conn, content, created_at)
+            return issues.create_draft(conn, content, created_at, identity)
 
     def update_draft(self, issue_id: int, content: DraftContent, *,
                      expected_hash: str | None) -> Issue:

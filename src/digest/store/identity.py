@@ -1,9 +1,11 @@
 """What an issue is sent as, and the list labels unsubscribe links were signed with, in SQL.
 
 The identity (From, Reply-To, List-Id, Message-ID domain, unsubscribe list label) is kept as
-JSON on the issue's row; it is written once, when the issue starts sending, and a resumed send
-reads it back, whatever the config says by then. Every list label an issue was sent with is
-remembered, so a link signed under an old name or domain still unsubscribes.
+JSON on the issue's row; it is written once, when the issue is made (``create_draft``,
+``create_issue``), or for an issue made before identities were kept, when it starts sending
+(``freeze_identity``); the send reads it back, whatever the config says by then. Every list
+label an issue was sent with is remembered, so a link signed under an old name or domain still
+unsubscribes.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ OPEN = "('draft', 'approved')"
 
 
 def create(conn: sqlite3.Connection, covered_keys: Sequence[str], rendered: RenderedIssue,
-           created_at: datetime) -> Issue:
+           created_at: datetime, identity: str | None = None) -> Issue:
     """Insert the issue, claim its posts and queue one delivery per active subscriber.
 
     Runs in the caller's transaction: any StoreError here means nothing was written.
@@ -35,9 +35,9 @@ def create(conn: sqlite3.Connection, covered_keys: Sequence[str], rendered: Rend
     keys_json = json.dumps(keys)
     _check_unclaimed(conn, keys, keys_json)
     issue_id = conn.execute(
-        "INSERT INTO issues (subject, html, text, created_at, status, post_keys)"
-        " VALUES (?, ?, ?, ?, 'sending', ?)",
-        (rendered.subject, rendered.html, rendered.text, to_db(created_at), keys_json),
+        "INSERT INTO issues (subject, html, text, created_at, status, post_keys, identity)"
+        " VALUES (?, ?, ?, ?, 'sending', ?, ?)",
+        (rendered.subject, rendered.html, rendered.text, to_db(created_at), keys_json, identity),
     ).lastrowid
     assert issue_id is not None
     _claim(conn, issue_id, keys, keys_json)
@@ -163,8 +163,10 @@ def find(conn: sqlite3.Connection, issue_id: int) -> Issue | None:
     return None if row is None else issue_from_row(row)
 
 
-def create_draft(conn: sqlite3.Connection, content: DraftContent, created_at: datetime) -> Issue:
-    """Insert a draft and reserve its posts; refused while another draft is open."""
+def create_draft(conn: sqlite3.Connection, content: DraftContent, created_at: datetime,
+                 identity: str | None = None) -> Issue:
+    """Insert a draft and reserve its posts; refused while another draft is open.
+    ``identity``: what the issue is sent as (JSON; None: fixed when it starts sending)."""
     existing = open_draft(conn)
     if existing is not None:
         raise StoreError(f"draft not made: issue {existing.id} is already an open draft "
@@ -173,8 +175,9 @@ def create_draft(conn: sqlite3.Connection, content: DraftContent, created_at: da
     keys_json = json.dumps(keys)
     _check_unclaimed(conn, keys, keys_json)
     issue_id = conn.execute(
-        "INSERT INTO issues (subject, html, text, created_at, status, post_keys)"
-        " VALUES ('', '', '', ?, 'draft', ?)", (to_db(created_at), keys_json)).lastrowid
+        "INSERT INTO issues (subject, html, text, created_at, status, post_keys, identity)"
+        " VALUES ('', '', '', ?, 'draft', ?, ?)", (to_db(created_at), keys_json, identity)
+    ).lastrowid
     assert issue_id is not None
     _claim(conn, issue_id, keys, keys_json)
     _write_content(conn, issue_id, content)
