@@ -255,6 +255,8 @@ class SendResult:
     message_id: str = ""
     attempts: int = 1  # attempts made in this run
     stalled: bool = False  # no answer came after the message text (a timeout after DATA)
+    # Results of one request to a mail API share it: a stalled request counts once ("": alone).
+    exchange: str = ""
     kind: ReplyClass | None = None  # what the reply was about, when the sender could tell
 
 

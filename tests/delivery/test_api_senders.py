@@ -456,3 +456,38 @@ def test_every_request_turns_the_providers_tracking_off(tmp_path: Path, fake: Fa
     assert len(fake.delivered) == len(READERS) + 1
     for copy in fake.delivered:
         assert copy.tracking == TRACKING_OFF[fake.provider], copy.email
+
+
+def test_an_api_silent_on_three_requests_in_a_row_stops_the_send_with_every_row_pending(
+        tmp_path: Path, fake: FakeApi) -> None:
+    with FeedServer() as feeds:
+        url = feeds.route("/wp.rss", Route(body=(DATA / "wordpress.rss").read_bytes()))
+        config = api_config(tmp_path, url, fake)
+        config.write_text(config.read_text().replace(
+            "    batch_size: 2\n", "    batch_size: 1\n    timeout: 0.5\n    connections: 1\n"))
+        env = {ENV_NAMES[fake.provider]: fake.token}
+        fake.stall_next(times=10)
+        stalled = run_digest(config, env, "run")
+        assert stalled.returncode == 4, stalled.stderr
+        assert "no answer to 3 requests in a row" in stalled.stderr
+        assert fake.stalled == 3 and not fake.counts  # each request posted once, none answered
+        status = run_digest(config, env, "issues")
+        assert "3 pending" in status.stdout or "pending 3" in status.stdout, status.stdout
+
+        fake.stalls = 0
+        resumed = run_digest(config, env, "send")
+        assert resumed.returncode == 0, resumed.stderr
+    assert dict(fake.counts) == {"ann@example.org": 1, "bob@example.org": 1,
+                                 "cy@example.org": 1}
+
+
+def test_two_silent_requests_do_not_stop_the_send_and_their_messages_go_out_once(
+        tmp_path: Path, fake: FakeApi) -> None:
+    store, issue = make_store(tmp_path, READERS)
+    fake.stall_next(times=2)
+    with store:
+        report = run_delivery(store, issue, api_settings(fake, connections=1, batch_size=2,
+                                                         timeout=0.5))
+        assert report.sent == len(READERS) and not report.stopped_reason
+    assert fake.stalled == 2
+    assert all(n == 1 for n in fake.counts.values()) and len(fake.counts) == len(READERS)

@@ -1,4 +1,5 @@
-"""A relay that takes the message text and then never answers: after three such messages in a
+"""A relay that takes the message text and then never answers (or a mail API silent on its
+requests): after three such messages (requests) in a
 row the send stops (exit status 4) with every row still pending, instead of waiting the SMTP
 timeout for each attempt of each message. Through the real `digest` command."""
 
@@ -73,3 +74,15 @@ def test_an_answered_message_in_between_resets_the_count() -> None:
         watch.observe([_result(True)] * (STALLS_IN_A_ROW - 1) + [_result(False)])
     with pytest.raises(RelayStalled):
         watch.observe([_result(True)] * STALLS_IN_A_ROW)
+
+
+def test_the_messages_of_one_silent_api_request_count_as_one_stall() -> None:
+    def request(n: int, size: int) -> list[SendResult]:
+        return [SendResult(i, "temporary", "no answer", stalled=True, exchange=f"request {n}")
+                for i in range(size)]
+
+    watch = StallWatch()
+    watch.observe(request(1, 50))
+    watch.observe(request(2, 50))  # two requests of fifty messages: two stalls, not a hundred
+    with pytest.raises(RelayStalled, match="no answer to 3 requests in a row"):
+        watch.observe(request(3, 1))

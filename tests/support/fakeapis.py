@@ -5,7 +5,8 @@ Built from each provider's documented request and answer shapes (quoted at the t
 the endpoint, the payload fields, the batch limit and the request size limit (413 above it),
 answers with the documented success and error bodies, and materialises what each recipient
 would receive (substitutions applied the way the provider applies them). Programmable:
-``fail_next`` answers 429 (with Retry-After), 5xx or 401 to the next requests; ``refuse`` makes
+``fail_next`` answers 429 (with Retry-After), 5xx or 401 to the next requests; ``stall_next``
+reads the next requests and never answers them (until the fake closes); ``refuse`` makes
 an address refused (Postmark: ErrorCode 406 in that message's entry; SendGrid and Mailgun: the
 whole request gets a 400).
 
@@ -98,6 +99,9 @@ class FakeApi:
     refused: set[str] = field(default_factory=set)
     _script: deque[tuple[int, str | None]] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    stalls: int = 0  # requests still to leave unanswered (``stall_next``)
+    stalled: int = 0  # requests left unanswered so far
+    _closing: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         if self.max_bytes is None:
@@ -116,6 +120,24 @@ class FakeApi:
         with self._lock:
             self._script.extend([(status, retry_after)] * times)
 
+    def stall_next(self, times: int = 1) -> None:
+        """Read the next ``times`` requests and give no answer (nothing is delivered)."""
+        with self._lock:
+            self.stalls += times
+
+    def take_stall(self) -> bool:
+        """Whether this request is one to leave unanswered (counted)."""
+        with self._lock:
+            if not self.stalls:
+                return False
+            self.stalls -= 1
+            self.stalled += 1
+            return True
+
+    def hold(self) -> None:
+        """Wait, answering nothing, until the fake closes."""
+        self._closing.wait(60)
+
     def refuse(self, *emails: str) -> None:
         self.refused.update(e.lower() for e in emails)
 
@@ -130,6 +152,7 @@ class FakeApi:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
@@ -412,6 +435,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.server.fake.take_stall():
+            self.server.fake.hold()
+            self.close_connection = True
+            return
         status, headers, data = self.server.fake.answer(self.path, dict(self.headers.items()),
                                                         body)
         self.send_response(status)

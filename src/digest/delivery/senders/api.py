@@ -15,17 +15,21 @@ loop calls ``prepare`` once with the issue, then hands over up to ``max_batch`` 
 - 413: the request was too large: it is split in halves. Requests are cut to the provider's
   documented size before they are sent (``max_request_bytes``, see ``split``), so a 413 means
   the provider's limit moved.
-- 429, 5xx, timeouts and dropped connections: tried again after the wait the provider asks for
-  (``Retry-After`` in seconds or as an HTTP date), else after an exponential backoff, up to
-  ``attempts`` times in all; then each message is ``temporary``. A provider that cannot be
+- 429, 5xx, connect timeouts and dropped connections: tried again after the wait the provider
+  asks for (``Retry-After`` in seconds or as an HTTP date), else after an exponential backoff, up
+  to ``attempts`` times in all; then each message is ``temporary``. A provider that cannot be
   reached at all stops the send.
+- No answer within ``timeout`` once the request is sent (a read or write timeout): whether the
+  provider took it is unknown, so it is not posted again here; each message is ``temporary`` and
+  ``stalled``, and several such requests in a row stop the send (``digest.delivery.stall``).
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -84,6 +88,13 @@ class Request:
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class _NoAnswer(Exception):
+    """The request went out and no answer came in time."""
+
+
+_exchanges = itertools.count(1)
 
 
 class ApiSender:
@@ -171,7 +182,13 @@ class ApiSender:
 
     def _send_chunk(self, content: IssueContent, copies: list[Copy],
                     out: list[SendResult]) -> None:
-        response, attempts, trouble = self._post(self.build(content, copies))
+        try:
+            response, attempts, trouble = self._post(self.build(content, copies))
+        except _NoAnswer as exc:
+            exchange = f"{self.provider} request {next(_exchanges)}"
+            out.extend(replace(r, stalled=True, exchange=exchange)
+                       for r in self.each(copies, "temporary", str(exc), 1))
+            return
         if response is None:
             out.extend(self.each(copies, "temporary", trouble, attempts))
             return
@@ -198,6 +215,9 @@ class ApiSender:
                 response = self._client.post(
                     request.url, content=request.body, headers=request.headers,
                     auth=request.auth or httpx.USE_CLIENT_DEFAULT)
+            except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+                raise _NoAnswer(f"{self.provider}: no answer within {self.settings.timeout:g} s "
+                                f"({type(exc).__name__})") from exc
             except httpx.TransportError as exc:
                 if attempt == self.attempts:
                     if isinstance(exc, httpx.ConnectError):
