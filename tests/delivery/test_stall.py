@@ -1,7 +1,7 @@
 """A relay that takes the message text and then never answers (or a mail API silent on its
-requests): after three such messages (requests) in a
-row the send stops (exit status 4) with every row still pending, instead of waiting the SMTP
-timeout for each attempt of each message. Through the real `digest` command."""
+requests): after three such messages (requests) in a row the send stops (exit status 4) with
+every row still pending, instead of waiting the timeout for each attempt of each message.
+Through the real `digest` command."""
 
 from __future__ import annotations
 

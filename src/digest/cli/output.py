@@ -79,6 +79,9 @@ def run_lines(settings: Settings, report: RunReport) -> Iterator[str]:
         yield import_line(report.subscribers.report)
     if report.confirmations.sent:
         yield f"Confirmation requests from the web form sent: {report.confirmations.sent}"
+    if report.confirmations.retrying:
+        yield (f"Confirmation requests refused for now by the mail server, tried again later: "
+               f"{report.confirmations.retrying}")
     for warning in report.warnings:
         yield f"warning: {warning}"
     yield from watch_lines(report)

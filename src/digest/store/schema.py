@@ -308,8 +308,15 @@ def featured_images() -> Migration:
     return ("ALTER TABLE posts ADD COLUMN image TEXT",)
 
 
+def mail_queue_retries() -> Migration:
+    """Queued mail refused with a temporary error waits (``not_before``) and is tried again, a
+    bounded number of times (``attempts``: temporary refusals so far)."""
+    return ("ALTER TABLE mail_queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE mail_queue ADD COLUMN not_before TEXT")
+
+
 MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _WELCOMES,
-                                     featured_images())
+                                     featured_images(), mail_queue_retries())
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
