@@ -7,7 +7,6 @@ from __future__ import annotations
 import calendar
 import re
 import warnings
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,13 +24,6 @@ from digest.models import FetchOutcome, Issue
 from digest.web import create_app
 from support.browser import EDITOR_TOKEN, FEED, Site, make_site, message_to, post
 from support.smtpserver import CountingHandler, SmtpServer
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[SmtpServer, CountingHandler]]:
-    handler = CountingHandler(keep=True)
-    with SmtpServer(handler) as server:
-        yield server, handler
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sqlite3
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,23 +18,10 @@ with warnings.catch_warnings():
 from digest.errors import ConfigError
 from digest.web import Limits, create_app
 from digest.web.security import SESSION_COOKIE, trusted_proxies
-from support.browser import EDITOR_TOKEN, Site, make_site
-from support.smtpserver import CountingHandler, SmtpServer
+from support.browser import EDITOR_TOKEN, Site
 
 WRONG = "w" * 40
 OTHER_TOKEN = "another-editor-token-0123456789-abcdefgh"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[SmtpServer, CountingHandler]]:
-    handler = CountingHandler(keep=True)
-    with SmtpServer(handler) as server:
-        yield server, handler
-
-
-@pytest.fixture
-def site(tmp_path: Path, smtp: tuple[SmtpServer, CountingHandler]) -> Site:
-    return make_site(tmp_path, smtp[0].port)
 
 
 def client_for(site: Site, *, token: str = EDITOR_TOKEN, limits: Limits | None = None,

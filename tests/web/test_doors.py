@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlite3
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,18 +34,6 @@ from support.browser import (
 from support.smtpserver import CountingHandler, SmtpServer
 
 HUGE = "99999999999999999999999"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[SmtpServer, CountingHandler]]:
-    handler = CountingHandler(keep=True)
-    with SmtpServer(handler) as server:
-        yield server, handler
-
-
-@pytest.fixture
-def site(tmp_path: Path, smtp: tuple[SmtpServer, CountingHandler]) -> Site:
-    return make_site(tmp_path, smtp[0].port)
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,20 +17,8 @@ from digest.issues import drafts
 from digest.models import FetchOutcome
 from digest.store.lock import run_lock
 from digest.web import create_app
-from support.browser import EDITOR_TOKEN, FEED, Site, make_site, post
+from support.browser import EDITOR_TOKEN, FEED, Site, post
 from support.smtpserver import CountingHandler, SmtpServer
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[SmtpServer, CountingHandler]]:
-    handler = CountingHandler(keep=True)
-    with SmtpServer(handler) as server:
-        yield server, handler
-
-
-@pytest.fixture
-def site(tmp_path: Path, smtp: tuple[SmtpServer, CountingHandler]) -> Site:
-    return make_site(tmp_path, smtp[0].port)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,22 +22,9 @@ from support.browser import (
     EDITOR_TOKEN,
     Site,
     confirm_link,
-    make_site,
     message_to,
 )
 from support.smtpserver import CountingHandler, SmtpServer
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[SmtpServer, CountingHandler]]:
-    handler = CountingHandler(keep=True)
-    with SmtpServer(handler) as server:
-        yield server, handler
-
-
-@pytest.fixture
-def site(tmp_path: Path, smtp: tuple[SmtpServer, CountingHandler]) -> Site:
-    return make_site(tmp_path, smtp[0].port)
 
 
 def client_for(site: Site, limits: Limits | None = None) -> TestClient:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,13 +27,6 @@ from digest.web import create_app
 from support.browser import EDITOR_TOKEN, Site, confirm_link, free_port, make_site, message_to
 from support.rss import Item, write_rss
 from support.smtpserver import CountingHandler, FaultyHandler, SmtpServer
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[SmtpServer, CountingHandler]]:
-    handler = CountingHandler(keep=True)
-    with SmtpServer(handler) as server:
-        yield server, handler
 
 
 @pytest.fixture
