@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from digest.delivery.refusals import IN_A_ROW
 from digest.delivery.replies import Stage, Verdict, classify
 from digest.delivery.senders.base import Held
 from digest.errors import SendAborted, SendError
@@ -72,15 +71,10 @@ class SmtpSender:
         return f"{self.settings.host}:{self.settings.port}"
 
     def send_batch(self, messages: Sequence[Outgoing]) -> list[SendResult]:
-        """One result per message. After IN_A_ROW refusals that are not about the reader the rest
-        of the batch is not tried: the send loop stops on such a streak and leaves them pending."""
+        """One result per message, each attempted once (the send loop hands over one at a time
+        and stops on a streak of refusals; see ``digest.delivery.refusals``)."""
         results: list[SendResult] = []
         for message in messages:
-            streak = results[-IN_A_ROW:]
-            if len(streak) == IN_A_ROW and all(r.outcome == "refused" for r in streak):
-                results.append(replace(streak[-1], delivery_id=message.delivery_id,
-                                       message_id=message.message_id))
-                continue
             try:
                 results.append(self._send_one(self._connection(), message))
             except SendError as exc:
