@@ -215,8 +215,6 @@ def status_lines(summary: IssueSummary) -> Iterator[str]:
             yield f"  {count:>6}  {reply}"
 
 
-# Spreadsheets run a cell starting with these as a formula (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Format characters that belong in names (Persian ZWNJ, emoji ZWJ sequences): shown as they are.
 _JOINERS = frozenset("\u200c\u200d")
 
@@ -235,7 +233,8 @@ def safe_cell(text: str) -> str:
     neither steer the terminal nor reorder what is shown; a cell a spreadsheet would run as a
     formula (starting with ``= + - @``, tab or CR) gets a leading ``'``.
     """
-    if text.startswith(_FORMULA_START):
-        text = "'" + text
+    from digest.subscribers.sheets import neutralise  # the export's rule, one place
+
+    text = neutralise(text)
     return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")
                    and c not in _JOINERS else c for c in text)
