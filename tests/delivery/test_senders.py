@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import email
+import itertools
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 
 from digest.delivery.senders import make_sender
 from digest.delivery.senders.outbox import OutboxSender, eml_name
-from digest.delivery.senders.smtp import SmtpSender
+from digest.delivery.senders.smtp import SmtpSender, dot_stuffed
 from digest.errors import ConfigError, SendAborted, SendError
 from digest.models import Outgoing
 from digest.settings import SmtpSettings
@@ -131,6 +133,47 @@ def test_smtp_data_is_dot_stuffed_and_ended_whatever_its_first_and_last_line(
     want = [m.data.replace(b"\r\n", b"\n") for m in batch]
     # what the server keeps ends with a line break even where the message did not
     assert got == [w if w.endswith(b"\n") else w + b"\n" for w in want]
+
+
+def test_dot_stuffing_is_the_rfc_rule_on_every_short_input() -> None:
+    # Every string of up to 6 bytes over ".", CR, LF and a letter: the rule of RFC 5321
+    # 4.5.2 is a dot added at the start of every line that starts with one (lines end at LF).
+    rule = re.compile(rb"^\.", re.MULTILINE)
+    for length in range(7):
+        for chars in itertools.product(b".\r\na", repeat=length):
+            data = bytes(chars)
+            assert dot_stuffed(data) == rule.sub(b"..", data), data
+
+
+class EnvelopeHandler(CountingHandler):
+    """Keeps each transaction's envelope as the server read it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.envelopes: list[tuple[str, list[str], list[str]]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append((envelope.mail_from, list(envelope.mail_options),
+                               list(envelope.rcpt_tos)))
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_smtp_envelope_names_each_address_and_the_size() -> None:
+    # Plain addresses are written as they are; anything else (a quoted local part, a display
+    # name) goes through smtplib's own address parsing, and reaches the server the same way.
+    handler = EnvelopeHandler()
+    with SmtpServer(handler) as server:
+        sender = SmtpSender(smtp(server))
+        plain = message(1, "reader+tag@example.net")
+        quoted = Outgoing(2, "Digest <digest@example.org>", '"two words"@example.net',
+                          plain.data, "<m2@example.org>")
+        results = sender.send_batch([plain, quoted])
+        sender.close()
+    assert [r.outcome for r in results] == ["sent", "sent"]
+    assert handler.envelopes == [
+        ("bounces@example.org", [f"SIZE={len(plain.data)}"], ["reader+tag@example.net"]),
+        ("digest@example.org", [f"SIZE={len(plain.data)}"], ['"two words"@example.net']),
+    ]
 
 
 def test_smtp_sorts_replies_and_keeps_going() -> None:
