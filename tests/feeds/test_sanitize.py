@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import sys
+import unicodedata
 from email.message import EmailMessage
 
 import lxml.html
@@ -181,3 +183,17 @@ def test_a_table_from_a_feed_becomes_a_list_that_fits() -> None:
         "<p>Doses:</p><p>Weeks <b>1-2</b></p><ul><li>Week · Dose</li>"
         '<li><a href="https://e.org/1">One</a> · 20 mg</li></ul>after'
         "<ul><li>outer<ul><li>in1 · in2</li></ul></li></ul>")
+
+
+def test_header_text_blanks_exactly_line_breaking_and_bidi_characters() -> None:
+    # Every code point: those of Unicode categories Cc, Zl and Zp (a line break to some mail
+    # parsers) and the bidirectional controls become spaces; every other one is kept.
+    breakers = {"Cc", "Zl", "Zp"}
+    bidi = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if char.isspace() or 0xD800 <= code <= 0xDFFF:
+            continue  # whitespace is collapsed anyway; lone surrogates are not text
+        blanked = unicodedata.category(char) in breakers or char in bidi
+        got = clean_header_text(f"a{char}b")
+        assert got == ("a b" if blanked else f"a{char}b"), hex(code)

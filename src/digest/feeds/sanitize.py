@@ -10,7 +10,6 @@ so whatever lxml emits is held to the same allowlist.
 from __future__ import annotations
 
 import re
-import unicodedata
 from urllib.parse import urlsplit
 
 import lxml.html
@@ -184,6 +183,8 @@ def is_tracking_pixel(img: lxml.html.HtmlElement, src: str) -> bool:
 
 # Bidirectional overrides can make a subject read differently from what it says.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Every character of Unicode categories Cc (C0 and C1), Zl and Zp, and the bidi controls.
+_HEADER_BREAKERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029" + "".join(_BIDI_CONTROLS) + "]")
 
 
 def clean_header_text(text: str, limit: int = 150) -> str:
@@ -193,11 +194,7 @@ def clean_header_text(text: str, limit: int = 150) -> str:
     can start a new header line; ``=?`` becomes ``= ?`` because Python's email package would
     otherwise decode an encoded-word such as ``=?UTF-8?Q?=0A?=`` into a real line break.
     """
-    chars = [
-        " " if unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in _BIDI_CONTROLS else c
-        for c in text
-    ]
-    collapsed = " ".join("".join(chars).split())
+    collapsed = " ".join(_HEADER_BREAKERS.sub(" ", text).split())
     while "=?" in collapsed:
         collapsed = collapsed.replace("=?", "= ?")
     return shorten(collapsed, limit)
