@@ -236,6 +236,11 @@ class Outgoing:
     # the issue once per request with each recipient's values); such senders may get data=b"".
     recipient_values: Recipient | None = None
 
+    def with_data(self, data: bytes) -> Outgoing:
+        """The same message with other bytes (signed, say); cheaper than ``replace``."""
+        return Outgoing(self.delivery_id, self.envelope_from, self.recipient, data,
+                        self.message_id, self.recipient_values)
+
 
 # refused: refused for a reason that is not about the reader (the message, the sender, the relay:
 # see digest.delivery.replies); the send loop stops after a few in a row and records none of them.

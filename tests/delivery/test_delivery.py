@@ -403,8 +403,9 @@ def test_sigkill_and_resume_lose_no_one(tmp_path: Path) -> None:
         assert counts["sent"] == n and store.get_issue(issue.id).status == "sent"
 
 
+@pytest.mark.parametrize("processes", [0, 2], ids=["threads", "signing-processes"])
 def test_messages_signed_by_the_workers_verify_once_each_retries_included(
-        ledger: tuple[Store, Issue], key: DkimKey) -> None:
+        ledger: tuple[Store, Issue], key: DkimKey, processes: int) -> None:
     store, issue = ledger
     retried = address(7)
     handler = FaultyHandler(faults={retried: ["451"]}, keep=True)
@@ -413,7 +414,8 @@ def test_messages_signed_by_the_workers_verify_once_each_retries_included(
     with SmtpServer(handler) as server:
         report = deliver(store, issue, signed, smtp_factory(server),
                          options=DeliveryOptions(connections=4, backoff_base=0.01,
-                                                 backoff_cap=0.05),
+                                                 backoff_cap=0.05, signing_processes=processes,
+                                                 signing_pool_from=100),
                          recipient_for=recipient_for, envelope_from="bounces@example.org",
                          clock=lambda: NOW)
     assert report.sent == 150 and handler.attempts[retried] == 2

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -73,6 +74,7 @@ def delivery_options(settings: Settings, *, include_failed: bool = False) -> Del
         rate_per_second=smtp.rate_per_second,
         max_per_hour=smtp.max_per_hour,
         include_failed=include_failed,
+        signing_processes=min(smtp.connections, os.cpu_count() or 1),
     )
 
 

@@ -86,11 +86,18 @@ class DeliveryOptions:
     # Build each recipient's MIME message. Off for mail APIs: they send the issue's content with
     # each recipient's values (Outgoing.recipient_values) and never read the bytes.
     mime: bool = True
+    # Child processes that DKIM-sign (digest.mail.dkim_pool), so signing runs on every core;
+    # 0: the worker threads sign. Only for a send of at least signing_pool_from messages:
+    # below that, starting the processes costs more than it saves.
+    signing_processes: int = 0
+    signing_pool_from: int = 200
 
     def __post_init__(self) -> None:
         for name in ("connections", "max_attempts", "bounce_after", "page_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"must be at least 1, got {getattr(self, name)}", key=name)
+        if self.signing_processes < 0:
+            raise ConfigError("must not be negative", key="signing_processes")
         if self.rate_per_second is not None and self.rate_per_second <= 0:
             raise ConfigError("must be positive", key="rate_per_second")
         if self.max_per_hour is not None and self.max_per_hour < 0:
@@ -142,9 +149,10 @@ class _Run:
     def execute(self, sender_factory: SenderFactory) -> DeliveryReport:
         skipped = self.ledger.skip_inactive(self.issue.id)
         budget = self._hourly_budget()
+        total = self._total(budget)
         if self.progress:
-            self.progress.start(self.issue.id, self._total(budget))
-        with self._commits():
+            self.progress.start(self.issue.id, total)
+        with self._commits(), self._signing(total):
             recorder = threading.Thread(target=self.recorder.run, daemon=True,
                                         name="digest-ledger")
             recorder.start()
@@ -174,6 +182,26 @@ class _Run:
             with self.ledger.sending():
                 yield
         else:
+            yield
+
+    @contextlib.contextmanager
+    def _signing(self, total: int | None) -> Iterator[None]:
+        """DKIM signing in ``signing_processes`` child processes for a send of at least
+        ``signing_pool_from`` messages (``digest.mail.dkim_pool``); else in the worker
+        threads."""
+        sign, processes = self.channels.sign, self.opt.signing_processes
+        if (sign is None or not processes
+                or (total is not None and total < self.opt.signing_pool_from)):
+            yield
+            return
+        from digest.mail.dkim import DkimSigner  # only a DKIM send needs cryptography
+        from digest.mail.dkim_pool import SigningPool
+
+        if not isinstance(sign, DkimSigner):
+            yield
+            return
+        with SigningPool(sign, processes) as pool:
+            self.channels.sign = pool
             yield
 
     def _start_workers(self, sender_factory: SenderFactory) -> list[threading.Thread]:
@@ -261,14 +289,14 @@ class _Run:
         try:
             # Signed (DKIM) by the worker that sends it: RSA is OpenSSL's and runs in
             # parallel with the other workers, not in this thread that feeds them all.
-            data = (self.template.personalize(recipient, message_id=message_id, signed=False)
-                    if self.opt.mime else b"")
+            data, body_hash = (self.template.unsigned(recipient, message_id=message_id)
+                               if self.opt.mime else (b"", None))
         except PermanentSendError as exc:  # an address no server could take
             self.recorder.hand([SendResult(row.id, "permanent", reply=str(exc),
                                            message_id=message_id)], wait=False)
             return None
         return Job(Outgoing(row.id, self.envelope_from, recipient.email, data, message_id,
-                            recipient_values=recipient))
+                            recipient_values=recipient), body_hash=body_hash)
 
     def _put(self, job: Job) -> None:
         while not self.stop.is_set():

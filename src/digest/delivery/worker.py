@@ -28,13 +28,15 @@ from digest.delivery.senders import ContentSender, Sender, SenderFactory
 from digest.delivery.senders.base import GatedSender, Held
 from digest.delivery.stall import StallWatch
 from digest.errors import SendAborted, SendError
+from digest.mail.canonical import Signer
 from digest.models import Outgoing, SendResult
 
 
 @dataclass(frozen=True)
 class Job:
-    message: Outgoing
+    message: Outgoing  # its data not yet signed
     attempts: int = 0  # attempts already made in this run
+    body_hash: bytes | None = None  # the DKIM body hash of its data, when known
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class Channels:
     fatal: list[BaseException] = field(default_factory=list)  # why the send cannot go on
     stalls: StallWatch = field(default_factory=StallWatch)  # the relay silent after DATA
     # Signs a message's final bytes (DKIM) in the worker before it goes out; None: as they are.
-    sign: Callable[[bytes], bytes] | None = None
+    sign: Signer | None = None
 
     def fail(self, error: BaseException) -> None:
         self.fatal.append(error)  # list.append is atomic: no lock needed
@@ -155,8 +157,10 @@ class Worker:
         if self.bucket:
             self.bucket.acquire(len(batch))
         messages = [job.message for job in batch]
-        if self.channels.sign is not None:
-            messages = [replace(m, data=self.channels.sign(m.data)) for m in messages]
+        sign = self.channels.sign
+        if sign is not None:
+            messages = [job.message.with_data(sign(job.message.data, body_hash=job.body_hash))
+                        for job in batch]
         try:
             results = _counted(batch, sender.send_batch(messages))
         except Held:
@@ -170,7 +174,7 @@ class Worker:
         for job, result in zip(batch, results, strict=True):
             if result.outcome == "temporary" and result.attempts < self.retry.max_attempts:
                 due = self.monotonic() + self.retry.delay(result.attempts, self._rng)
-                entry = (due, next(self._order), Job(job.message, result.attempts))
+                entry = (due, next(self._order), replace(job, attempts=result.attempts))
                 heapq.heappush(self._retries, entry)
             else:
                 done.append(result)
@@ -182,5 +186,5 @@ class Worker:
 
 def _counted(batch: list[Job], results: Sequence[SendResult]) -> list[SendResult]:
     """Results carrying the attempts made in this run, earlier retries included."""
-    return [replace(r, attempts=job.attempts + r.attempts)
+    return [replace(r, attempts=job.attempts + r.attempts) if job.attempts else r
             for job, r in zip(batch, results, strict=False)]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, getaddresses, parseaddr
@@ -25,6 +25,7 @@ from email.utils import format_datetime, getaddresses, parseaddr
 from digest.errors import ConfigError, PermanentSendError
 from digest.feeds.sanitize import clean_header_text
 from digest.mail import fill
+from digest.mail.canonical import Signer, joined_body_hash, relaxed_lines
 from digest.mail.fill import HEADER_URI_RE, list_unsubscribe_headers
 from digest.mail.headers import address_header, fold, phrase_words, text_header
 from digest.mail.message_id import make_message_id
@@ -143,13 +144,16 @@ class MessageTemplate:
     unsubscribe_mailto: str | None
     # Signs a finished message (DKIM): it gets the final bytes and returns them with a header
     # in front, so nothing after it may change a byte.
-    sign: Callable[[bytes], bytes] | None = None
+    sign: Signer | None = None
+    # With ``sign``: each body piece's relaxed canonical form (digest.mail.canonical), made
+    # once, so a copy's body hash takes only its own values' canonicalisation.
+    canonical: tuple[bytes, ...] = ()
 
     @classmethod
     def build(cls, rendered: RenderedIssue, *, from_addr: str, list_id: str,
               reply_to: str | None, date: datetime,
               list_unsubscribe_mailto: str | None,
-              sign: Callable[[bytes], bytes] | None = None,
+              sign: Signer | None = None,
               issue: fill.IssueValues | None = None) -> MessageTemplate:
         """Encode ``rendered`` once, with the per-issue ``issue`` values filled in.
 
@@ -176,21 +180,43 @@ class MessageTemplate:
                    tuple((slot, tuple(at)) for slot, at in places.items()),
                    list_unsubscribe_mailto, sign)
 
+    def __post_init__(self) -> None:
+        if self.sign is not None and not self.canonical:  # built, or given a signer later
+            object.__setattr__(self, "canonical",
+                               tuple(relaxed_lines(p) for p in _body_pieces(self.body)))
+        elif self.sign is None and self.canonical:
+            object.__setattr__(self, "canonical", ())
+
     def personalize(self, recipient: Recipient, *, message_id: str,
                     signed: bool = True) -> bytes:
         """The complete message for one recipient, CRLF line endings; with ``signed=False``
-        not yet signed (the send loop signs in its worker threads: ``self.sign``)."""
+        not yet signed (the send loop signs in its worker threads: ``unsigned``)."""
+        data, body_hash = self.unsigned(recipient, message_id=message_id)
+        return self.sign(data, body_hash=body_hash) if self.sign and signed else data
+
+    def unsigned(self, recipient: Recipient, *, message_id: str) -> tuple[bytes, bytes | None]:
+        """(one recipient's complete message, not yet signed; its DKIM body hash when the
+        template signs, else None): what ``sign(data, body_hash=...)`` takes."""
         # The body shows the name as given; only the header copy needs cleaning.
         raw = fill.values(recipient)
         body = list(self.body)
+        canonical = list(self.canonical)
         for (token, in_html), places in self.slots:
             encoded = qp_value(fill.value(raw[token], in_html=in_html))
             for i in places:
                 body[i] = encoded
+                if canonical:
+                    canonical[i] = relaxed_lines(encoded)
         own = fill.headers(message_id, recipient.unsubscribe_url, self.unsubscribe_mailto)
         data = b"".join([self.head, format_to(clean_header_text(recipient.name), recipient.email),
                          *(_header_line(name, value) for name, value in own), *body])
-        return self.sign(data) if self.sign and signed else data
+        return data, joined_body_hash(_body_pieces(body), canonical) if canonical else None
+
+
+def _body_pieces(body: Sequence[bytes]) -> list[bytes]:
+    """The message body (what DKIM hashes) in pieces: the first piece starts with the
+    Content-Type header, which ends at the first blank line."""
+    return [body[0].partition(b"\r\n\r\n")[2], *body[1:]]
 
 
 def _header_line(name: str, value: str) -> bytes:
