@@ -54,12 +54,20 @@ def test_a_signing_process_that_dies_costs_no_signature(key: DkimKey,
                                                        signer: DkimSigner) -> None:
     with SigningPool(signer, 1) as pool:
         assert pool(message(1)) == signer.sign(message(1))
-        child = pool._children[0].proc
+        [child] = pool.processes
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
         for i in range(2, 5):  # signed in-process from now on
             assert pool(message(i)) == signer.sign(message(i))
         assert len(pool.failures) == 1 and "ended" in pool.failures[0]
+
+
+def test_submitted_messages_are_signed_ahead_in_order_of_need(signer: DkimSigner) -> None:
+    with SigningPool(signer, 2) as pool:
+        futures = [pool.submit(message(i)) for i in range(12)]
+        assert [f.result(timeout=30) for f in futures] == [signer.sign(message(i))
+                                                            for i in range(12)]
+    assert all(proc.poll() == 0 for proc in pool.processes)  # ended with the pool
 
 
 def test_a_pool_needs_a_process(signer: DkimSigner) -> None:

@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -139,12 +140,16 @@ class _Run:
         self.stop = threading.Event()
         self.recorder = Recorder(self.ledger, self.clock, self.opt.bounce_after, self.stop,
                                  self.progress, refusals=RefusalStreak(self.issue.id))
-        # Room for a full batch per connection, so batch senders can fill their batches.
-        size = max(self.opt.connections * 40, self.opt.page_size)
+        # A mail API: room for a full batch per connection, so batch senders can fill their
+        # batches (their jobs carry no bytes). MIME: a few finished messages per connection,
+        # tens of KB each, enough to keep every connection busy.
+        size = (max(self.opt.connections * 40, self.opt.page_size) if not self.opt.mime
+                else self.opt.connections * 8)
         self.channels = Channels(queue.Queue(maxsize=size), self.recorder, self.stop,
                                  sign=self.template.sign if self.opt.mime else None)
         self.started = self.monotonic()
         self.store_id = self.ledger.store_id()
+        self.sign_ahead: Callable[..., Future[bytes]] | None = None
 
     def execute(self, sender_factory: SenderFactory) -> DeliveryReport:
         skipped = self.ledger.skip_inactive(self.issue.id)
@@ -202,7 +207,11 @@ class _Run:
             return
         with SigningPool(sign, processes) as pool:
             self.channels.sign = pool
-            yield
+            self.sign_ahead = pool.submit  # signed while the job waits in the inbox
+            try:
+                yield
+            finally:
+                self.sign_ahead = None
 
     def _start_workers(self, sender_factory: SenderFactory) -> list[threading.Thread]:
         opt = self.opt
@@ -295,8 +304,9 @@ class _Run:
             self.recorder.hand([SendResult(row.id, "permanent", reply=str(exc),
                                            message_id=message_id)], wait=False)
             return None
+        signed = self.sign_ahead(data, body_hash=body_hash) if self.sign_ahead else None
         return Job(Outgoing(row.id, self.envelope_from, recipient.email, data, message_id,
-                            recipient_values=recipient), body_hash=body_hash)
+                            recipient_values=recipient), body_hash=body_hash, signed=signed)
 
     def _put(self, job: Job) -> None:
         while not self.stop.is_set():

@@ -20,6 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
 from digest.delivery.ratelimit import TokenBucket
@@ -37,6 +38,7 @@ class Job:
     message: Outgoing  # its data not yet signed
     attempts: int = 0  # attempts already made in this run
     body_hash: bytes | None = None  # the DKIM body hash of its data, when known
+    signed: Future[bytes] | None = None  # its data signed, if signing was started ahead
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,9 @@ class Worker:
         messages = [job.message for job in batch]
         sign = self.channels.sign
         if sign is not None:
-            messages = [job.message.with_data(sign(job.message.data, body_hash=job.body_hash))
-                        for job in batch]
+            messages = [job.message.with_data(
+                job.signed.result() if job.signed is not None
+                else sign(job.message.data, body_hash=job.body_hash)) for job in batch]
         try:
             results = _counted(batch, sender.send_batch(messages))
         except Held:

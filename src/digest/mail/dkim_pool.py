@@ -11,9 +11,9 @@ block and the hash go, and the child does just the RSA step.
 
 Frames on the pipes: a 4-byte big-endian length, then that many bytes. A request is ``M`` and
 the whole message, or ``H``, the 32-byte body hash and the header block; a child answers ``+``
-and the header, or ``-`` and why it could not sign. A child that fails or ends is retired, and the
-message is signed in the calling thread instead: nothing goes out unsigned, only slower. A child
-reads until its stdin closes, so it ends with the pool, or with the parent if that is killed.
+and the header, or ``-`` and why it could not sign. A child that fails or ends is retired, and its
+thread here signs in-process from then on: nothing goes out unsigned, only slower. A child reads
+until its stdin closes, so it ends with the pool, or with the parent if that is killed.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import struct
 import subprocess
 import sys
 import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import IO
 
 from cryptography.hazmat.primitives import serialization
@@ -96,11 +98,13 @@ class _Child:
 
 
 class SigningPool:
-    """``signer`` run in ``processes`` child processes; call it like ``DkimSigner.sign``.
+    """``signer`` run in ``processes`` child processes.
 
-    Thread-safe: each call takes an idle child (waiting for one if all are busy), so up to
-    ``processes`` messages are signed at once. Use it as a context manager, or ``close`` it:
-    the children end when their stdin closes.
+    ``submit`` queues a message and returns a future of its signed bytes, so signing runs
+    ahead of the sending (the send loop submits each message as it queues it); calling the
+    pool signs one message and waits for it, like ``DkimSigner.sign``. Each child has a
+    thread here that takes the next message, writes it to the child and reads the answer.
+    Use it as a context manager, or ``close`` it: the children end when their stdin closes.
     """
 
     def __init__(self, signer: DkimSigner, processes: int) -> None:
@@ -110,63 +114,79 @@ class SigningPool:
         pem = signer.key.private_bytes(serialization.Encoding.PEM,
                                        serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption())
-        self._idle: queue.Queue[_Child] = queue.Queue()
-        self._lock = threading.Lock()
-        self._live = 0
-        self._children: list[_Child] = []
+        self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self.processes: list[subprocess.Popen[bytes]] = []  # the children, as started
         self.failures: list[str] = []  # why children were retired, in order
-        for _ in range(processes):
+        for number in range(processes):
+            child: _Child | None = None
             try:
                 child = _Child(signer, pem)
+                self.processes.append(child.proc)
             except OSError as exc:  # cannot start a process here: sign in-process
                 self.failures.append(f"cannot start a signing process: {exc}")
-                break
-            self._children.append(child)
-            self._idle.put(child)
-            self._live += 1
+            thread = threading.Thread(target=self._serve, args=(child,), daemon=True,
+                                      name=f"digest-dkim-{number}")
+            thread.start()
+            self._threads.append(thread)
+
+    def submit(self, message: bytes, *, body_hash: bytes | None = None) -> Future[bytes]:
+        """A future of ``message`` (CRLF line endings) with a DKIM-Signature header in front;
+        ``body_hash``: ``digest.mail.canonical.body_hash`` of its body, if already known."""
+        future: Future[bytes] = Future()
+        self._requests.put(_Request(message, body_hash, future))
+        return future
 
     def __call__(self, message: bytes, *, body_hash: bytes | None = None) -> bytes:
-        """``message`` (CRLF line endings) with a DKIM-Signature header in front;
-        ``body_hash``: ``digest.mail.canonical.body_hash`` of its body, if already known."""
-        child = self._take()
-        if child is None:
-            return self.signer.sign(message, body_hash=body_hash)
-        if body_hash is None:
-            request = b"M" + message
-        else:
-            request = b"H" + body_hash + split_message(message)[0]
-        try:
-            header = child.header(request)
-        except SigningFailed as exc:
-            with self._lock:
-                self._live -= 1
-                self.failures.append(str(exc))
-            child.close()
-            return self.signer.sign(message, body_hash=body_hash)
-        self._idle.put(child)
-        return header + message
+        """``message`` signed, as ``submit`` signs it, waiting for it."""
+        return self.submit(message, body_hash=body_hash).result()
 
-    def _take(self) -> _Child | None:
-        """An idle child, or None when none is left alive."""
-        while True:
+    def _serve(self, child: _Child | None) -> None:
+        """One child's thread: requests until ``close``; a failed child is retired and its
+        thread signs in-process from then on."""
+        while (request := self._requests.get()) is not None:
             try:
-                return self._idle.get(timeout=0.1)
-            except queue.Empty:
-                with self._lock:
-                    if self._live == 0:
-                        return None
+                if child is not None:
+                    try:
+                        header = child.header(request.encoded())
+                    except SigningFailed as exc:
+                        self.failures.append(str(exc))
+                        child.close()
+                        child = None
+                if child is None:
+                    header = self.signer.header(request.message, body_hash=request.body_hash)
+                request.future.set_result(header + request.message)
+            except BaseException as exc:  # noqa: BLE001 (the caller gets it from the future)
+                request.future.set_exception(exc)
+        if child is not None:
+            child.close()
 
     def close(self) -> None:
-        """End every child (each finishes the message it signs, if any)."""
-        for child in self._children:
-            child.close()
-        self._children.clear()
+        """Sign what was submitted, then end every child."""
+        for _ in self._threads:
+            self._requests.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
 
     def __enter__(self) -> SigningPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class _Request:
+    message: bytes
+    body_hash: bytes | None
+    future: Future[bytes]
+
+    def encoded(self) -> bytes:
+        """The request's frame payload (see the module doc)."""
+        if self.body_hash is None:
+            return b"M" + self.message
+        return b"H" + self.body_hash + split_message(self.message)[0]
 
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
