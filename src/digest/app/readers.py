@@ -133,7 +133,7 @@ def import_subscribers(settings: Settings, path: Path) -> SubscriberImport:
         return import_csv(path, store)
 
 
-READ_CHUNK = 1 << 20  # bytes read at a time while the file's encoding is checked
+READ_CHUNK = 1 << 16  # bytes read at a time while the file's encoding is checked
 _SNIFF_LINES = 20  # lines the separator is guessed from (``sheets.separator``)
 
 
