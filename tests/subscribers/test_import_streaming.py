@@ -23,7 +23,7 @@ from digest.errors import SubscriberError
 from digest.store import ImportReport, Store
 from digest.store.subscribers import IMPORT_CHUNK
 from digest.subscribers import SubscriberRow, merge_duplicates, parse_csv
-from digest.subscribers.records import records
+from digest.subscribers.records import lines_of, records
 from support.e2e import write_config
 
 
@@ -81,6 +81,41 @@ def test_records_are_read_as_they_are_asked_for() -> None:
     assert [line for line, _ in first] == [1, 3, 4, 5]
     assert first[0][1] == ["r0@example.org", "Reader\n0"]
     assert (pulled, errors) == (6, [])
+
+
+@pytest.mark.parametrize("limit", [2, 3, 5, 8])
+def test_lines_of_a_file_are_its_lines_each_cut_to_the_limit(tmp_path: Path, limit: int) -> None:
+    """Whatever the line ends (a "\r\n" falling across the limit included), one line read per
+    line of the file, in order, each at most ``limit`` characters."""
+    rng = random.Random(limit)
+    path = tmp_path / "lines.csv"
+    for _ in range(300):
+        text = "".join(rng.choice(["a", "b", "\r", "\n", "\r\n", "cccccc"])
+                       for _ in range(rng.randint(0, 30)))
+        path.write_bytes(text.encode())
+        with path.open(encoding="utf-8", newline="") as file:
+            got = list(lines_of(file, limit))
+        assert got == [line[:limit] for line in io.StringIO(text, newline="").readlines()], \
+            repr(text)
+
+
+def test_a_file_with_an_endless_line_is_never_held(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("email,name\r\nann@example.org,Ann\r\nhuge@example.org,")
+        for _ in range(64):
+            out.write("x" * 100_000)
+        out.write("\r\nbob@example.org,Bob\r\n")
+    tracemalloc.start()
+    try:
+        result = import_csv(path, store)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000, peak
+    assert [s.email for s in store.subscribers()] == ["ann@example.org", "bob@example.org"]
+    assert result.errors == (f"{path}:3: this line is not valid CSV (longer than 64 KB); "
+                             "skipped, the lines after it are read",)
 
 
 # --- the fast path: lines without quotes ----------------------------------------------------------

@@ -23,6 +23,7 @@ from digest.settings import Settings
 from digest.store import ImportReport, Store
 from digest.store.identity import list_labels
 from digest.subscribers import read_csv, sheets, validate_email
+from digest.subscribers.records import lines_of
 from digest.subscribers.webhook_apply import ApplyReport, apply_events
 from digest.subscribers.webhooks import WebhookEvent, WebhookPost
 
@@ -145,11 +146,12 @@ def import_csv(path: Path, store: Store) -> SubscriberImport:
     try:
         codec, encoding = sheets.encoding_of(_chunks(path), str(path))
         with path.open(encoding=codec, newline="") as file:
-            head = list(islice(file, _SNIFF_LINES))
+            lines = lines_of(file)
+            head = list(islice(lines, _SNIFF_LINES))
             separator = sheets.separator("".join(head))
             errors: list[str] = []
             report = store.import_subscribers(read_csv(
-                chain(head, file), source=str(path), errors=errors, delimiter=separator))
+                chain(head, lines), source=str(path), errors=errors, delimiter=separator))
     except FileNotFoundError:
         return SubscriberImport(errors=(f"{path}: no such file",), unreadable="no such file")
     except (OSError, UnicodeDecodeError) as exc:  # a decode error: it changed while read

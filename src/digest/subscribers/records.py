@@ -16,6 +16,7 @@ import csv
 import io
 from collections import deque
 from collections.abc import Iterable, Iterator
+from typing import TextIO
 
 # A record (one row, possibly over several lines inside quotes) longer than this is refused
 # before the csv module sees it; it stays below csv.field_size_limit()'s default of 128 KB,
@@ -45,6 +46,27 @@ def records(lines: Iterable[str], source: str, errors: list[str],
             yield number, cells
         ahead.drop(span)
         number += span
+
+
+def lines_of(file: TextIO, limit: int = MAX_RECORD_CHARS + 1) -> Iterator[str]:
+    """The lines of a text file opened with ``newline=""``, one per line of the file, none
+    longer than ``limit`` characters: of a longer line only its first ``limit`` characters are
+    kept (so it is still refused as too long) and the rest is read and dropped, so that a file
+    with no line ends is never held whole."""
+    ahead = ""
+    while line := ahead or file.readline(limit):
+        ahead = _drop_rest(file, line, limit) if len(line) == limit else ""
+        yield line
+
+
+def _drop_rest(file: TextIO, piece: str, limit: int) -> str:
+    """Read past the rest of the line ``piece`` began; returns what was read of the next line."""
+    while len(piece) == limit and not piece.endswith("\n"):
+        if piece.endswith("\r"):  # the line ended, unless its "\r\n" was cut in two
+            piece = file.readline(limit)
+            return "" if piece == "\n" else piece
+        piece = file.readline(limit)
+    return ""
 
 
 class _Lookahead:
