@@ -7,7 +7,7 @@ as text, and ``restore`` takes it off again when the file is imported back.
 
 Excel saves "CSV" in the separator of the computer's locale: ``;`` where the decimal mark is a
 comma (German, French), with CRLF line ends, and in Windows-1252 unless "CSV UTF-8" (with a
-byte order mark) was chosen. ``decode`` and ``separator`` read either.
+byte order mark) was chosen. ``encoding_of`` and ``separator`` read either.
 """
 
 from __future__ import annotations
@@ -48,12 +48,6 @@ def export_csv(rows: Iterable[Sequence[str]]) -> Iterable[str]:
         buffer.truncate()
         writer.writerow([neutralise(cell) for cell in row])
         yield buffer.getvalue()
-
-
-def decode(data: bytes, source: str) -> tuple[str, str]:
-    """(text, encoding) of a whole file in memory; see ``encoding_of``."""
-    codec, encoding = encoding_of([data], source)
-    return data.decode(codec), encoding
 
 
 def encoding_of(chunks: Iterable[bytes], source: str) -> tuple[str, str]:
