@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) bench/api.py
 	$(PY) bench/dkim.py
 	$(PY) bench/identity.py
+	$(PY) bench/csvimport.py
 	$(PY) bench/startup.py
 	$(PY) bench/run.py
 	$(PY) bench/run.py --dkim

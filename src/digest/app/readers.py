@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain, islice
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,7 +22,8 @@ from digest.models import Subscriber, SubscriberStatus
 from digest.settings import Settings
 from digest.store import ImportReport, Store
 from digest.store.identity import list_labels
-from digest.subscribers import parse_csv, sheets, validate_email
+from digest.subscribers import read_csv, sheets, validate_email
+from digest.subscribers.records import lines_of
 from digest.subscribers.webhook_apply import ApplyReport, apply_events
 from digest.subscribers.webhooks import WebhookEvent, WebhookPost
 
@@ -132,27 +134,45 @@ def import_subscribers(settings: Settings, path: Path) -> SubscriberImport:
         return import_csv(path, store)
 
 
+READ_CHUNK = 1 << 16  # bytes read at a time while the file's encoding is checked
+_SNIFF_LINES = 20  # lines the separator is guessed from (``sheets.separator``)
+
+
 def import_csv(path: Path, store: Store) -> SubscriberImport:
-    """``import_subscribers`` into an open store (a run imports the configured file)."""
+    """``import_subscribers`` into an open store (a run imports the configured file).
+
+    The file is streamed, never held whole: one pass over its bytes finds the encoding, a
+    second reads it line by line into the store's import (one transaction)."""
     try:
-        text, encoding = sheets.decode(path.read_bytes(), str(path))
+        codec, encoding = sheets.encoding_of(_chunks(path), str(path))
+        with path.open(encoding=codec, newline="") as file:
+            lines = lines_of(file)
+            head = list(islice(lines, _SNIFF_LINES))
+            separator = sheets.separator("".join(head))
+            errors: list[str] = []
+            report = store.import_subscribers(read_csv(
+                chain(head, lines), source=str(path), errors=errors, delimiter=separator))
     except FileNotFoundError:
         return SubscriberImport(errors=(f"{path}: no such file",), unreadable="no such file")
-    except OSError as exc:
-        return SubscriberImport(errors=(f"{path}: cannot read: {exc}",), unreadable=str(exc))
+    except (OSError, UnicodeDecodeError) as exc:  # a decode error: it changed while read
+        return SubscriberImport(errors=(f"{path}: cannot read: {exc}; nothing was imported",),
+                                unreadable=str(exc))
     except SubscriberError as exc:  # neither UTF-8 nor Windows-1252
         return SubscriberImport(errors=(str(exc),), unreadable=str(exc))
-    separator = sheets.separator(text)
-    rows, errors = parse_csv(text, source=str(path), delimiter=separator)
-    if errors and not rows:
-        # Every row failed: say once how the file was read, not once per row.
+    if errors and not report.rows:
+        # Every row failed (and so nothing was written): say once how the file was read, not
+        # once per row.
         return SubscriberImport(errors=(
             f"{path}: no row has a valid address, reading it with "
             f"{sheets.describe(separator, encoding)} (first problem: {errors[0]}); save it "
             "as CSV with one address per row; nothing was imported",))
-    active = [row for row in rows if row.status == "active"]
-    return SubscriberImport(store.import_subscribers(active), tuple(errors),
-                            not_active=len(rows) - len(active))
+    return SubscriberImport(report, tuple(errors), not_active=report.not_active)
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as file:
+        while chunk := file.read(READ_CHUNK):
+            yield chunk
 
 
 def apply_provider_events(settings: Settings, events: Iterable[WebhookEvent] | WebhookPost,

@@ -140,11 +140,11 @@ class _Run:
         self.stop = threading.Event()
         self.recorder = Recorder(self.ledger, self.clock, self.opt.bounce_after, self.stop,
                                  self.progress, refusals=RefusalStreak(self.issue.id))
-        # A mail API: room for a full batch per connection, so batch senders can fill their
-        # batches (their jobs carry no bytes). MIME: a few finished messages per connection,
-        # tens of KB each, enough to keep every connection busy.
-        size = (max(self.opt.connections * 40, self.opt.page_size) if not self.opt.mime
-                else self.opt.connections * 8)
+        # Room for a full batch per connection, so batch senders can fill their batches. A MIME
+        # job holds its whole message (tens of KB): a few per connection keep the workers fed,
+        # and memory stays flat (a page of them would be ~20 MB).
+        size = (self.opt.connections * 8 if self.opt.mime
+                else max(self.opt.connections * 40, self.opt.page_size))
         self.channels = Channels(queue.Queue(maxsize=size), self.recorder, self.stop,
                                  sign=self.template.sign if self.opt.mime else None)
         self.started = self.monotonic()

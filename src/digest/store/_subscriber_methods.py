@@ -28,10 +28,13 @@ class SubscriberMethods(StoreBase):
 
     def import_subscribers(self, rows: Iterable[SubscriberRow]) -> ImportReport:
         """Add new addresses and update names, in one transaction. Never resubscribes an
-        address that unsubscribed or bounced (counted as ``kept_out``)."""
-        prepared = subs.prepare_import(rows)
+        address that unsubscribed or bounced (counted as ``kept_out``).
+
+        ``rows`` may be any iterable, read once and never held whole (a CSV file streamed by
+        ``digest.subscribers.read_csv``); an invalid row, or anything ``rows`` raises, rolls
+        the whole import back. See ``digest.store.subscribers.import_rows``."""
         with self._tx() as conn:
-            return subs.import_rows(conn, prepared, to_db(self._clock()))
+            return subs.import_rows(conn, rows, to_db(self._clock()))
 
     def add_subscriber(self, email: str, name: str = "") -> Subscriber:
         with self._tx() as conn:

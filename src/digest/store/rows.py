@@ -49,12 +49,20 @@ class FeedRow:
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What an import did. ``kept_out``: addresses that unsubscribed or bounced, left alone."""
+    """What an import did, counted in distinct addresses. ``kept_out``: addresses that
+    unsubscribed or bounced, left alone; ``not_active``: rows whose own status (a "status"
+    column) says they are not active, left out."""
 
     added: int
     updated: int
     unchanged: int
     kept_out: int
+    not_active: int = 0
+
+    @property
+    def rows(self) -> int:
+        """Distinct valid addresses read, whatever became of them."""
+        return self.added + self.updated + self.unchanged + self.kept_out + self.not_active
 
 
 @dataclass(frozen=True)

@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 
 from digest.errors import SubscriberError
 from digest.models import Subscriber, SubscriberStatus
 from digest.store.rows import SUBSCRIBER_STATUSES, ImportReport, subscriber_from_row
 from digest.subscribers import (
     SubscriberRow,
+    check_row,
     clean_name,
     email_key,
-    merge_duplicates,
     validate_email,
 )
 
+IMPORT_CHUNK = 1000  # rows sent to SQLite at a time: the most an import holds in Python
+
+# One row per address: the first spelling, line and status stay, the last non-empty name wins
+# (``digest.subscribers.merge_duplicates``, the same rule over a list).
+_STAGE = """
+INSERT INTO temp.import_rows (email_norm, email, name, status) VALUES (?, ?, ?, ?)
+ON CONFLICT (email_norm) DO UPDATE SET name = excluded.name WHERE excluded.name != ''
+"""
+
 _COUNT_IMPORT = """
-SELECT count(*) FILTER (WHERE s.id IS NULL),
-       count(*) FILTER (WHERE s.status = 'active' AND i.name != '' AND i.name != s.name),
-       count(*) FILTER (WHERE s.status = 'active' AND (i.name = '' OR i.name = s.name)),
-       count(*) FILTER (WHERE s.status != 'active')
+SELECT count(*) FILTER (WHERE i.status = 'active' AND s.id IS NULL),
+       count(*) FILTER (WHERE i.status = 'active' AND s.status = 'active'
+                        AND i.name != '' AND i.name != s.name),
+       count(*) FILTER (WHERE i.status = 'active' AND s.status = 'active'
+                        AND (i.name = '' OR i.name = s.name)),
+       count(*) FILTER (WHERE i.status = 'active' AND s.status != 'active'),
+       count(*) FILTER (WHERE i.status != 'active')
 FROM temp.import_rows AS i LEFT JOIN subscribers AS s ON s.email_norm = i.email_norm
 """
 
@@ -31,42 +44,49 @@ SET name = (SELECT i.name FROM temp.import_rows AS i WHERE i.email_norm = subscr
 WHERE status = 'active' AND email_norm IN (
     SELECT i.email_norm FROM temp.import_rows AS i
     JOIN subscribers AS s ON s.email_norm = i.email_norm
-    WHERE i.name != '' AND i.name != s.name)
+    WHERE i.status = 'active' AND i.name != '' AND i.name != s.name)
 """
 
 _INSERT_IMPORTED = """
 INSERT INTO subscribers (email, email_norm, name, status, created_at, updated_at)
 SELECT i.email, i.email_norm, i.name, 'active', :now, :now FROM temp.import_rows AS i
-WHERE NOT EXISTS (SELECT 1 FROM subscribers AS s WHERE s.email_norm = i.email_norm)
+WHERE i.status = 'active'
+  AND NOT EXISTS (SELECT 1 FROM subscribers AS s WHERE s.email_norm = i.email_norm)
 ORDER BY i.rowid
 """
 
 
-def prepare_import(rows: Iterable[SubscriberRow]) -> list[tuple[str, str, str]]:
-    """(email_norm, email, name) per distinct address. Raises before anything is written."""
-    checked: list[SubscriberRow] = []
-    for row in rows:
-        try:
-            email = validate_email(row.email)
-        except SubscriberError as exc:
-            where = f"line {row.line}: " if row.line else ""
-            raise SubscriberError(f"{where}{exc}; nothing was imported") from exc
-        checked.append(SubscriberRow(email, clean_name(row.name), row.line))
-    return [(email_key(row.email), row.email, row.name) for row in merge_duplicates(checked)]
-
-
-def import_rows(conn: sqlite3.Connection, prepared: list[tuple[str, str, str]],
+def import_rows(conn: sqlite3.Connection, rows: Iterable[SubscriberRow],
                 stamp: str) -> ImportReport:
-    """Add new addresses, rename active ones; unsubscribed and bounced ones stay as they are."""
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_rows"
-                 " (email_norm TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL)")
+    """Add new addresses, rename active ones; unsubscribed and bounced ones stay as they are,
+    and rows whose ``status`` is not active are left out (counted as ``not_active``).
+
+    ``rows`` are read once, ``IMPORT_CHUNK`` at a time, into a temporary table where duplicates
+    merge; each is checked (``check_row``) unless it was already. SubscriberError naming the
+    row's line for an invalid one, raised inside the caller's transaction: nothing is written.
+    """
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_rows (email_norm TEXT PRIMARY KEY,"
+                 " email TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL)")
     conn.execute("DELETE FROM temp.import_rows")
-    conn.executemany("INSERT INTO temp.import_rows VALUES (?, ?, ?)", prepared)
-    added, updated, unchanged, kept_out = conn.execute(_COUNT_IMPORT).fetchone()
+    staged = _staged(rows)
+    while chunk := list(islice(staged, IMPORT_CHUNK)):
+        conn.executemany(_STAGE, chunk)
+    added, updated, unchanged, kept_out, not_active = conn.execute(_COUNT_IMPORT).fetchone()
     conn.execute(_RENAME_IMPORTED, (stamp,))
     conn.execute(_INSERT_IMPORTED, {"now": stamp})
     conn.execute("DELETE FROM temp.import_rows")
-    return ImportReport(added=added, updated=updated, unchanged=unchanged, kept_out=kept_out)
+    return ImportReport(added=added, updated=updated, unchanged=unchanged, kept_out=kept_out,
+                        not_active=not_active)
+
+
+def _staged(rows: Iterable[SubscriberRow]) -> Iterator[tuple[str, str, str, str]]:
+    for row in rows:
+        try:
+            checked = check_row(row)
+        except SubscriberError as exc:
+            where = f"line {row.line}: " if row.line else ""
+            raise SubscriberError(f"{where}{exc}; nothing was imported") from exc
+        yield email_key(checked.email), checked.email, checked.name, checked.status
 
 
 def add(conn: sqlite3.Connection, email: str, name: str, stamp: str) -> Subscriber:

@@ -6,14 +6,14 @@ rejected address is bounced by the send loop.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from digest.errors import SubscriberError
+from digest.subscribers.records import records
 from digest.subscribers.sheets import restore
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -38,6 +38,9 @@ class SubscriberRow:
     name: str = ""
     line: int = 0
     status: str = "active"  # from a "status" column (an export read back); else active
+    # True once ``check_row`` validated the address and cleaned the name, so that the store
+    # need not do it again; not part of what the row is (ignored by ==).
+    checked: bool = field(default=False, compare=False, repr=False)
 
 
 def validate_email(address: str) -> str:
@@ -118,19 +121,31 @@ def _quoted(text: str, limit: int = 80) -> str:
     return f'"{shown}{"..." if len(text) > limit else ""}"'
 
 
-def parse_csv(text: str, *, source: str,
-              delimiter: str = ",") -> tuple[list[SubscriberRow], list[str]]:
-    """Read ``email,name`` rows. Returns (valid rows, duplicates merged; one message per bad line).
+def check_row(row: SubscriberRow) -> SubscriberRow:
+    """``row`` with its address validated (``validate_email``), its name cleaned
+    (``clean_name``) and ``checked`` set; SubscriberError (from ``validate_email``) when the
+    address is not one. A row already checked is returned as it is."""
+    if row.checked:
+        return row
+    return SubscriberRow(validate_email(row.email), clean_name(row.name), row.line, row.status,
+                         checked=True)
 
-    A header row naming the columns is optional (without one: email first, name second); a
-    ``status`` column (as `digest subscribers export` writes) is read too; extra columns, a byte
-    order mark and blank lines are ignored. Cells neutralised against spreadsheet formulas
-    (``'=...``) are read back as they were.
+
+def read_csv(lines: Iterable[str], *, source: str, errors: list[str],
+             delimiter: str = ",") -> Iterator[SubscriberRow]:
+    """Valid rows (checked: see ``check_row``) of ``email,name`` CSV lines, in file order,
+    lazily: duplicates are not merged
+    here (see ``merge_duplicates``) and one message per bad line is added to ``errors``
+    ("source:line: why").
+
+    ``lines`` as ``open(path, newline="")`` gives them (see ``records.records``). A header row
+    naming the columns is optional (without one: email first, name second); a ``status`` column
+    (as `digest subscribers export` writes) is read too; extra columns, a byte order mark and
+    blank lines are ignored. Cells neutralised against spreadsheet formulas (``'=...``) are read
+    back as they were.
     """
-    rows: list[SubscriberRow] = []
-    errors: list[str] = []
     columns: tuple[int, int | None, int | None] | None = None
-    for line, cells in _records(text.removeprefix("\ufeff"), source, errors, delimiter):
+    for line, cells in records(_without_bom(lines), source, errors, delimiter):
         if columns is None:
             header = _header(cells)
             columns = header or (0, 1, None)
@@ -145,61 +160,26 @@ def parse_csv(text: str, *, source: str,
             errors.append(f"{source}:{line}: no email address in this row")
             continue
         try:
-            rows.append(SubscriberRow(validate_email(email), clean_name(name), line, status))
+            yield check_row(SubscriberRow(email, name, line, status))
         except SubscriberError as exc:
             errors.append(f"{source}:{line}: {exc}")
+
+
+def parse_csv(text: str, *, source: str,
+              delimiter: str = ",") -> tuple[list[SubscriberRow], list[str]]:
+    """``read_csv`` over a whole text: (valid rows, duplicates merged; one message per bad
+    line). For a file, stream it instead: ``Store.import_subscribers(read_csv(...))``."""
+    errors: list[str] = []
+    rows = read_csv(io.StringIO(text, newline=""), source=source, errors=errors,
+                    delimiter=delimiter)
     return merge_duplicates(rows), errors
 
 
-# A record (one row, possibly over several lines inside quotes) longer than this is refused
-# before the csv module sees it; it stays below csv.field_size_limit()'s default of 128 KB,
-# which is process-wide and so left alone.
-MAX_RECORD_CHARS = 64 * 1024
-MAX_RECORD_LINES = 20  # a quoted name spanning more lines is a stray quote, not a name
-_INSIDE_QUOTES = "unexpected end of data"  # csv's strict mode: the text ended inside quotes
-_STRAY_QUOTE = 'a quoted field is never closed: a stray " perhaps'
-
-
-def _records(text: str, source: str, errors: list[str],
-             delimiter: str = ",") -> Iterator[tuple[int, list[str]]]:
-    """Non-blank CSV records (cells split at ``delimiter``) with the line each starts on; each
-    bad line is reported (in ``errors``) and skipped, and reading goes on at the next line, so a
-    stray quote or a huge field costs that line only."""
-    lines = io.StringIO(text, newline="").readlines()  # \n, \r\n or \r, as csv reads them
-    start = 0
-    while start < len(lines):
-        span, cells, problem = _record_at(lines, start, delimiter)
-        if problem:
-            errors.append(f"{source}:{start + 1}: this line is not valid CSV ({problem}); "
-                          "skipped, the lines after it are read")
-            start += 1
-            continue
-        if any(cell.strip() for cell in cells):
-            yield start + 1, cells
-        start += span
-
-
-def _record_at(lines: list[str], start: int,
-               delimiter: str = ",") -> tuple[int, list[str], str]:
-    """(lines used, cells, "") for the record starting at ``lines[start]``, or (0, [], why).
-
-    A record goes on to the next line only while the csv module says it ended inside a quoted
-    field (a name with a line break in quotes); so a stray quote fails on its own line.
-    """
-    chunk = ""
-    for span in range(1, MAX_RECORD_LINES + 1):
-        chunk += lines[start + span - 1]
-        if len(chunk) > MAX_RECORD_CHARS:
-            return 0, [], f"longer than {MAX_RECORD_CHARS // 1024} KB"
-        try:
-            records = list(csv.reader(io.StringIO(chunk, newline=""), strict=True,
-                                      delimiter=delimiter))
-        except csv.Error as exc:
-            if str(exc) == _INSIDE_QUOTES and start + span < len(lines):
-                continue
-            return 0, [], _STRAY_QUOTE if span > 1 or str(exc) == _INSIDE_QUOTES else str(exc)
-        return span, records[0] if records else [], ""
-    return 0, [], f"{_STRAY_QUOTE}; it would run over more than {MAX_RECORD_LINES} lines"
+def _without_bom(lines: Iterable[str]) -> Iterator[str]:
+    first = True
+    for line in lines:
+        yield line.removeprefix("\ufeff") if first else line
+        first = False
 
 
 def _header(cells: list[str]) -> tuple[int, int | None, int | None] | None:
@@ -214,7 +194,9 @@ def _header(cells: list[str]) -> tuple[int, int | None, int | None] | None:
 
 
 def merge_duplicates(rows: Iterable[SubscriberRow]) -> list[SubscriberRow]:
-    """One row per address regardless of case: the first spelling and line, the last name given."""
+    """One row per address regardless of case: the first spelling, line and status, the last
+    name given (a non-empty one). The store's import applies the same rule in SQL
+    (``store.subscribers.import_rows``), so a file of any length is merged without holding it."""
     merged: dict[str, SubscriberRow] = {}
     for row in rows:
         key = email_key(row.email)

@@ -7,11 +7,12 @@ as text, and ``restore`` takes it off again when the file is imported back.
 
 Excel saves "CSV" in the separator of the computer's locale: ``;`` where the decimal mark is a
 comma (German, French), with CRLF line ends, and in Windows-1252 unless "CSV UTF-8" (with a
-byte order mark) was chosen. ``decode`` and ``separator`` read either.
+byte order mark) was chosen. ``encoding_of`` and ``separator`` read either.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -49,21 +50,48 @@ def export_csv(rows: Iterable[Sequence[str]]) -> Iterable[str]:
         yield buffer.getvalue()
 
 
-def decode(data: bytes, source: str) -> tuple[str, str]:
-    """(text, encoding): UTF-8 (a byte order mark is dropped), else Windows-1252, Excel's
-    "CSV" on Western European Windows. ``SubscriberError`` naming the file when it is
-    neither."""
-    try:
-        return data.decode("utf-8-sig"), "UTF-8"
-    except UnicodeDecodeError as utf8:
+def encoding_of(chunks: Iterable[bytes], source: str) -> tuple[str, str]:
+    """(Python codec, name for messages) that reads a file given as consecutive byte chunks:
+    UTF-8 (``utf-8-sig``: a byte order mark is dropped), else Windows-1252, Excel's "CSV" on
+    Western European Windows. Reads each chunk once, holding none. ``SubscriberError`` naming
+    the file and the first byte that is not UTF-8 when it is neither."""
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    cp1252_ok = True
+    offset = 0  # bytes given to the UTF-8 decoder before this chunk
+    chunks = iter(chunks)
+    for chunk in chunks:
+        if cp1252_ok:
+            cp1252_ok = _is_cp1252(chunk)
         try:
-            return data.decode("cp1252"), "Windows-1252"
-        except UnicodeDecodeError:
-            raise SubscriberError(
-                f"{source}: the file is neither UTF-8 nor Windows-1252 (byte "
-                f"0x{data[utf8.start]:02x} at offset {utf8.start}); save it as \"CSV UTF-8\"; "
-                "nothing was imported"
-            ) from utf8
+            pending = len(utf8.getstate()[0])
+            utf8.decode(chunk)
+        except UnicodeDecodeError as exc:
+            return _not_utf8(exc, offset - pending, chunks, cp1252_ok, source)
+        offset += len(chunk)
+    try:
+        pending = len(utf8.getstate()[0])
+        utf8.decode(b"", final=True)
+    except UnicodeDecodeError as exc:  # the file ends inside a character
+        return _not_utf8(exc, offset - pending, (), cp1252_ok, source)
+    return "utf-8-sig", "UTF-8"
+
+
+def _not_utf8(exc: UnicodeDecodeError, start: int, rest: Iterable[bytes], cp1252_ok: bool,
+              source: str) -> tuple[str, str]:
+    if cp1252_ok and all(_is_cp1252(chunk) for chunk in rest):
+        return "cp1252", "Windows-1252"
+    raise SubscriberError(
+        f"{source}: the file is neither UTF-8 nor Windows-1252 (byte "
+        f"0x{exc.object[exc.start]:02x} at offset {start + exc.start}); save it as "
+        '"CSV UTF-8"; nothing was imported') from exc
+
+
+def _is_cp1252(chunk: bytes) -> bool:
+    try:
+        chunk.decode("cp1252")  # one byte a character: chunks can be checked apart
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def separator(text: str) -> str:
