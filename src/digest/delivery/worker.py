@@ -2,12 +2,12 @@
 
 A worker takes messages from the shared inbox, sends them, keeps temporary failures in its own
 retry schedule (exponential backoff with jitter, so other messages go out meanwhile), signs
-each message (DKIM) and hands final results to the recorder, waiting until they are in the
-ledger before it sends anything more; with SMTP (a ``GatedSender``) a message that went out is
-written while the next one's first round trips go on, and waited for before that message's
-end of data, the point where the server takes it. A batch is one message for SMTP and the
-outbox, one request for a mail API: so at any moment at most one batch per connection has gone
-out without its result recorded.
+each message (DKIM, or takes it signed ahead) and hands final results to the recorder, waiting
+until they are in the ledger before it sends anything more; with SMTP (a ``GatedSender``) a
+message that went out is made sure of only before the next message's end of data, the point
+where the server takes it, in one group commit with what the other connections handed over.
+A batch is one message for SMTP and the outbox, one request for a mail API: so at any moment
+at most one batch per connection has gone out without its result recorded.
 """
 
 from __future__ import annotations

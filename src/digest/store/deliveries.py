@@ -83,9 +83,12 @@ def record(conn: sqlite3.Connection, results: Sequence[SendResult], now: datetim
         raise ValueError(f"unknown send outcome(s): {sorted(unknown)}")
     stamp = to_db(now)
     sent = [r for r in results if r.outcome == "sent"]
-    conn.executemany(_SENT, [(stamp, r.message_id or None, r.attempts, r.delivery_id)
-                             for r in sent])
-    conn.executemany(_RESET, [(r.delivery_id,) for r in sent])
+    if sent:
+        conn.executemany(_SENT, [(stamp, r.message_id or None, r.attempts, r.delivery_id)
+                                 for r in sent])
+        conn.executemany(_RESET, [(r.delivery_id,) for r in sent])
+    if len(sent) == len(results):
+        return  # the usual case: a statement with nothing to do still costs its round trips
     rejected = [r for r in results if r.outcome == "permanent"]
     # Counted before the row changes status, so that the guard in _REJECTED sees it still to do.
     conn.executemany(_REJECTED, [(r.delivery_id,) for r in rejected])

@@ -40,9 +40,10 @@ class GatedSender(Protocol):
 
     SMTP: a server delivers a message only once it has the end of its data (RFC 5321 4.1.1.4;
     a connection closed before that cancels the transaction, 3.8). The sender calls ``gate()``
-    right before it hands over that end, so the send loop can let the previous message's result
-    reach the ledger meanwhile (during this message's MAIL, RCPT and DATA round trips) and still
-    have it there before this message can be delivered.
+    right before it hands over that end, so the send loop need not write the previous message's
+    result before this message's MAIL, RCPT and DATA (it writes it then, with the other
+    connections' results in one commit) and still has it there before this message can be
+    delivered.
     """
 
     gate: Callable[[], None] | None
