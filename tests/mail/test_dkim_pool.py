@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from pathlib import Path
 
 import dkim
 import pytest
@@ -73,3 +74,16 @@ def test_submitted_messages_are_signed_ahead_in_order_of_need(signer: DkimSigner
 def test_a_pool_needs_a_process(signer: DkimSigner) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         SigningPool(signer, 0)
+
+
+def test_a_folder_named_like_the_package_in_the_working_folder_is_not_imported(
+        signer: DkimSigner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A user's own folder called "digest" (with an __init__.py that would fail) where cron runs.
+    fake = tmp_path / "digest"
+    (fake / "mail").mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise SystemExit('the wrong digest was imported')\n")
+    (fake / "mail" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    with SigningPool(signer, 1) as pool:
+        assert pool(message(3)) == signer.sign(message(3))
+        assert pool.failures == []

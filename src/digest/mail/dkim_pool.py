@@ -63,7 +63,9 @@ class _Child:
 
     def __init__(self, signer: DkimSigner, pem: bytes) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "digest.mail.dkim_pool"], stdin=subprocess.PIPE,
+            # -P: the current folder is not put on the child's path, so a folder there named
+            # like a module (a user's own "digest", say) cannot stand in for ours.
+            [sys.executable, "-P", "-m", "digest.mail.dkim_pool"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.stdin: IO[bytes] = self.proc.stdin
