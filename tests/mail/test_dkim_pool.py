@@ -63,6 +63,26 @@ def test_a_signing_process_that_dies_costs_no_signature(key: DkimKey,
         assert len(pool.failures) == 1 and "ended" in pool.failures[0]
 
 
+def test_a_signing_process_that_stops_answering_is_retired(key: DkimKey,
+                                                          signer: DkimSigner) -> None:
+    # A stopped (or stuck) child would otherwise leave its message unsigned for ever, and the
+    # send waiting on it: the run never ends and holds the lock.
+    with SigningPool(signer, 1, timeout=0.5) as pool:
+        assert pool(message(1)) == signer.sign(message(1))
+        [child] = pool.processes
+        os.kill(child.pid, signal.SIGSTOP)
+        try:
+            for i in range(2, 5):  # the first waits for the timeout, then all in-process
+                signed = pool(message(i), body_hash=body_hash(split_message(message(i))[1]))
+                assert signed == signer.sign(message(i))
+                assert dkim.verify(signed, dnsfunc=key.dns()) is True
+        finally:
+            if child.poll() is None:  # not retired: let it end with the pool
+                os.kill(child.pid, signal.SIGCONT)
+        assert child.wait() == -signal.SIGKILL
+        assert len(pool.failures) == 1 and "no answer in 0.5 s" in pool.failures[0]
+
+
 def test_submitted_messages_are_signed_ahead_in_order_of_need(signer: DkimSigner) -> None:
     with SigningPool(signer, 2) as pool:
         futures = [pool.submit(message(i)) for i in range(12)]

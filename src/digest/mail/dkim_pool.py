@@ -11,8 +11,9 @@ block and the hash go, and the child does just the RSA step.
 
 Frames on the pipes: a 4-byte big-endian length, then that many bytes. A request is ``M`` and
 the whole message, or ``H``, the 32-byte body hash and the header block; a child answers ``+``
-and the header, or ``-`` and why it could not sign. A child that fails or ends is retired, and its
-thread here signs in-process from then on: nothing goes out unsigned, only slower. A child reads
+and the header, or ``-`` and why it could not sign. A child that fails, ends or gives no answer in
+``ANSWER_TIMEOUT`` seconds is retired, and its thread here signs in-process from then on:
+nothing goes out unsigned, only slower, and a stuck child never holds the send up. A child reads
 until its stdin closes, so it ends with the pool, or with the parent if that is killed.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import select
 import struct
 import subprocess
 import sys
@@ -33,6 +35,10 @@ from cryptography.hazmat.primitives import serialization
 from digest.mail.dkim import DkimSigner, split_message
 
 _LENGTH = struct.Struct(">I")
+# Seconds a signing process may take to answer one request (it takes about a millisecond): one
+# that says nothing for this long (stopped, swapped out, stuck) is retired like one that ended,
+# so a send never waits on it for ever.
+ANSWER_TIMEOUT = 10.0
 
 
 class SigningFailed(Exception):
@@ -61,7 +67,8 @@ def read_frame(stream: IO[bytes]) -> bytes | None:
 class _Child:
     """One signing process and its pipes."""
 
-    def __init__(self, signer: DkimSigner, pem: bytes) -> None:
+    def __init__(self, signer: DkimSigner, pem: bytes, timeout: float = ANSWER_TIMEOUT) -> None:
+        self.timeout = timeout
         self.proc = subprocess.Popen(
             # -P: the current folder is not put on the child's path, so a folder there named
             # like a module (a user's own "digest", say) cannot stand in for ours.
@@ -75,9 +82,13 @@ class _Child:
 
     def header(self, request: bytes) -> bytes:
         """The DKIM-Signature header for a request (see the module doc); raises
-        SigningFailed."""
+        SigningFailed, also when no answer starts within ``timeout`` seconds."""
         try:
             write_frame(self.stdin, request)
+            ready, _, _ = select.select([self.stdout], [], [], self.timeout)
+            if not ready:
+                self.proc.kill()
+                raise SigningFailed(f"the signing process gave no answer in {self.timeout:g} s")
             answer = read_frame(self.stdout)
         except (OSError, EOFError) as exc:
             raise SigningFailed(f"the signing process ended ({exc})") from exc
@@ -105,11 +116,13 @@ class SigningPool:
     ``submit`` queues a message and returns a future of its signed bytes, so signing runs
     ahead of the sending (the send loop submits each message as it queues it); calling the
     pool signs one message and waits for it, like ``DkimSigner.sign``. Each child has a
-    thread here that takes the next message, writes it to the child and reads the answer.
+    thread here that takes the next message, writes it to the child and reads the answer; a
+    child that gives no answer within ``timeout`` seconds is killed and retired.
     Use it as a context manager, or ``close`` it: the children end when their stdin closes.
     """
 
-    def __init__(self, signer: DkimSigner, processes: int) -> None:
+    def __init__(self, signer: DkimSigner, processes: int,
+                 timeout: float = ANSWER_TIMEOUT) -> None:
         if processes < 1:
             raise ValueError(f"processes must be at least 1, got {processes}")
         self.signer = signer
@@ -123,7 +136,7 @@ class SigningPool:
         for number in range(processes):
             child: _Child | None = None
             try:
-                child = _Child(signer, pem)
+                child = _Child(signer, pem, timeout)
                 self.processes.append(child.proc)
             except OSError as exc:  # cannot start a process here: sign in-process
                 self.failures.append(f"cannot start a signing process: {exc}")
