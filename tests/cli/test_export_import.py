@@ -103,6 +103,10 @@ EXCEL = [
      "bob@example.org;Zoë Lefèvre\r\n".encode("cp1252")),
     ("tab-separated text", b"email\tname\r\nann@example.org\tJ\xc3\xbcrgen Gro\xc3\x9f\r\n"
      b"bob@example.org\tZo\xc3\xab Lef\xc3\xa8vre\r\n"),
+    ("Unicode Text (UTF-16 little-endian, tabs)", "\ufeffE-Mail\tName\r\nann@example.org\t"
+     "Jürgen Groß\r\nbob@example.org\tZoë Lefèvre\r\n".encode("utf-16-le")),
+    ("UTF-16 big-endian, commas", "\ufeffemail,name\r\nann@example.org,Jürgen Groß\r\n"
+     "bob@example.org,Zoë Lefèvre\r\n".encode("utf-16-be")),
 ]
 
 
@@ -128,6 +132,8 @@ def test_excel_files_in_european_locales_import(config: Path, kind: str, data: b
      "Windows-1252"),
     (b"ann@example.org,\x81\x8d\xff\r\n",
      "the file is neither UTF-8 nor Windows-1252 (byte 0x81 at offset 16)"),
+    (b"\xff\xfea\x00@\x00" + b"\x00\xdc" + b"b\x00",  # a lone low surrogate
+     "the file starts as UTF-16 but is not"),
 ])
 def test_a_file_read_wrongly_gets_one_message_and_changes_nothing(
         config: Path, data: bytes, said: str) -> None:

@@ -17,6 +17,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
+from itertools import chain
 
 from digest.errors import SubscriberError
 
@@ -53,13 +54,17 @@ def export_csv(rows: Iterable[Sequence[str]]) -> Iterable[str]:
 def encoding_of(chunks: Iterable[bytes], source: str) -> tuple[str, str]:
     """(Python codec, name for messages) that reads a file given as consecutive byte chunks:
     UTF-8 (``utf-8-sig``: a byte order mark is dropped), else Windows-1252, Excel's "CSV" on
-    Western European Windows. Reads each chunk once, holding none. ``SubscriberError`` naming
+    Western European Windows; UTF-16 when the file starts with its byte order mark (Excel's
+    "Unicode Text"). Reads each chunk once, holding none. ``SubscriberError`` naming
     the file and the first byte that is not UTF-8 when it is neither."""
+    chunks = iter(chunks)
+    first = next(chunks, b"")
+    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _utf16(first, chunks, source)
     utf8 = codecs.getincrementaldecoder("utf-8")()
     cp1252_ok = True
     offset = 0  # bytes given to the UTF-8 decoder before this chunk
-    chunks = iter(chunks)
-    for chunk in chunks:
+    for chunk in chain([first], chunks):
         if cp1252_ok:
             cp1252_ok = _is_cp1252(chunk)
         try:
@@ -74,6 +79,22 @@ def encoding_of(chunks: Iterable[bytes], source: str) -> tuple[str, str]:
     except UnicodeDecodeError as exc:  # the file ends inside a character
         return _not_utf8(exc, offset - pending, (), cp1252_ok, source)
     return "utf-8-sig", "UTF-8"
+
+
+def _utf16(first: bytes, rest: Iterable[bytes], source: str) -> tuple[str, str]:
+    """Excel's "Unicode Text" (UTF-16 with a byte order mark, tab-separated)."""
+    decoder = codecs.getincrementaldecoder("utf-16")()
+    offset = 0
+    try:
+        for chunk in chain([first], rest):
+            decoder.decode(chunk)
+            offset += len(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise SubscriberError(
+            f"{source}: the file starts as UTF-16 but is not (near offset {offset}); save it "
+            'as "CSV UTF-8"; nothing was imported') from exc
+    return "utf-16", "UTF-16"
 
 
 def _not_utf8(exc: UnicodeDecodeError, start: int, rest: Iterable[bytes], cp1252_ok: bool,
