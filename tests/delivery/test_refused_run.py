@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from support.e2e import DATA, digest, write_config
-from support.smtpserver import CountingHandler, ScriptedHandler, SmtpServer
+from support.smtpserver import CountingHandler, FaultyHandler, ScriptedHandler, SmtpServer
 
 TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
 NEW_ITEM = """<item>
@@ -88,3 +88,19 @@ def test_cancel_refuses_what_is_not_being_sent(tmp_path: Path) -> None:
     assert missing.code == 4 and "no issue 7" in missing.err
     assert _rows(tmp_path / "digest.sqlite3", "SELECT status, count(*) FROM deliveries"
                  " GROUP BY status") == [("sent", 3)]
+
+
+def test_the_run_says_which_failures_come_back_and_which_are_for_good(tmp_path: Path) -> None:
+    # ann's address is refused for good (550 5.1.1); bob's server answers 451 on every try.
+    handler = FaultyHandler(reject=["ann@example.org"],
+                            faults={"bob@example.org": ["451"] * 10})
+    with SmtpServer(handler) as relay:
+        config = _setup(tmp_path, relay.port)
+        result = digest(config, "run")
+    assert result.code == 1, result.err
+    assert "1 sent, 1 failed, 1 rejected" in result.out
+    lines = result.err.splitlines()
+    assert ("digest: 1 delivery failed for now (temporary trouble); the next run tries again; "
+            "`digest issues` shows them") in lines
+    assert ("digest: 1 delivery rejected for good by the mail server; `digest issues` shows "
+            "them") in lines

@@ -152,10 +152,14 @@ def trouble_lines(report: RunReport) -> Iterator[str]:
         yield f"digest: feed failed: {outcome.feed.name} ({outcome.feed.url}): {outcome.error}"
     for error in report.subscribers.errors:
         yield f"digest: {error}"
-    if report.failed_deliveries:
-        yield (f"digest: {counted(report.failed_deliveries, 'delivery', 'deliveries')} failed; "
-               "`digest issues` shows "
-               "them, the next run retries temporary failures")
+    failed = sum(r.failed for r in report.deliveries)
+    rejected = sum(r.rejected for r in report.deliveries)
+    if failed:
+        yield (f"digest: {counted(failed, 'delivery', 'deliveries')} failed for now (temporary "
+               "trouble); the next run tries again; `digest issues` shows them")
+    if rejected:
+        yield (f"digest: {counted(rejected, 'delivery', 'deliveries')} rejected for good by the "
+               "mail server; `digest issues` shows them")
     for delivery in report.deliveries:
         if delivery.refused:
             yield refused_line(delivery)
