@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.app.readers import import_csv
+from digest.app.readers import SubscriberImport, import_csv
 from digest.errors import SubscriberError
 from digest.store import ImportReport, Store
 from digest.store.subscribers import IMPORT_CHUNK
@@ -44,17 +44,22 @@ def write_rows(path: Path, rows: int, name: str = "Reader {i} " + "x" * 60) -> i
 # --- memory ---------------------------------------------------------------------------------------
 
 
+def traced_import(path: Path, store: Store) -> tuple[SubscriberImport, int]:
+    """(what ``import_csv`` returned, the peak of Python's allocations during it, in bytes)."""
+    tracemalloc.start()
+    try:
+        result = import_csv(path, store)
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_a_large_file_imports_in_memory_far_below_its_size(store: Store, tmp_path: Path) -> None:
     """Holding the file (its bytes, its text, its lines or its rows) would each cost more than
     the bound: the import reads it in chunks and never has more than a few of them."""
     path = tmp_path / "big.csv"
     size = write_rows(path, 60_000)
-    tracemalloc.start()
-    try:
-        result = import_csv(path, store)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    result, peak = traced_import(path, store)
     assert result.errors == () and result.report is not None
     assert result.report.added == 60_000 and store.subscriber_count() == 60_000
     assert size > 5_000_000
@@ -106,12 +111,7 @@ def test_a_file_with_an_endless_line_is_never_held(store: Store, tmp_path: Path)
         for _ in range(64):
             out.write("x" * 100_000)
         out.write("\r\nbob@example.org,Bob\r\n")
-    tracemalloc.start()
-    try:
-        result = import_csv(path, store)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    result, peak = traced_import(path, store)
     assert peak < 2_000_000, peak
     assert [s.email for s in store.subscribers()] == ["ann@example.org", "bob@example.org"]
     assert result.errors == (f"{path}:3: this line is not valid CSV (longer than 64 KB); "

@@ -210,8 +210,8 @@ class _Run:
             self.sign_ahead = pool.submit  # signed while the job waits in the inbox
             try:
                 yield
-            finally:
-                self.sign_ahead = None
+            finally:  # the pool's processes are gone: sign in this process again
+                self.channels.sign, self.sign_ahead = sign, None
 
     def _start_workers(self, sender_factory: SenderFactory) -> list[threading.Thread]:
         opt = self.opt

@@ -203,10 +203,11 @@ class MessageTemplate:
         canonical = list(self.canonical)
         for (token, in_html), places in self.slots:
             encoded = qp_value(fill.value(raw[token], in_html=in_html))
+            relaxed = relaxed_lines(encoded) if canonical else b""
             for i in places:
                 body[i] = encoded
                 if canonical:
-                    canonical[i] = relaxed_lines(encoded)
+                    canonical[i] = relaxed
         own = fill.headers(message_id, recipient.unsubscribe_url, self.unsubscribe_mailto)
         data = b"".join([self.head, format_to(clean_header_text(recipient.name), recipient.email),
                          *(_header_line(name, value) for name, value in own), *body])
